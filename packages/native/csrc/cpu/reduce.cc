@@ -1,0 +1,121 @@
+// Reductions over trailing dims: the JS side permutes reduced axes to the end (a free view), so
+// the kernel sees (kept..., reduced...) and writes a contiguous output of the kept shape.
+#include <cmath>
+#include <limits>
+#include "../core/registry.h"
+#include "../core/simd.h"
+#include "strided.h"
+
+namespace stellar {
+namespace {
+
+enum ReduceOp : int { R_SUM = 0, R_MEAN, R_MAX, R_MIN, R_ARGMAX, R_LOGSUMEXP, R_ARGMIN };
+
+STELLAR_MULTIVERSION float sum_contig(const float* x, int64_t n) {
+  // 16 independent float lanes keep the loop vectorized; partial sums are combined in double.
+  float acc[16] = {0};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int l = 0; l < 16; ++l) acc[l] += x[i + l];
+  double s = 0;
+  for (int l = 0; l < 16; ++l) s += acc[l];
+  for (; i < n; ++i) s += x[i];
+  return static_cast<float>(s);
+}
+
+STELLAR_MULTIVERSION void add_rows(float* acc, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) acc[i] += x[i];
+}
+
+}  // namespace
+
+// args: op, nred (number of trailing reduced dims), x, y (y: float32 or int64 for arg ops)
+STELLAR_KERNEL("cpu/reduce", a) {
+  int op = static_cast<int>(a.i());
+  int nred = static_cast<int>(a.i());
+  TDesc x = a.t(), y = a.t();
+  STELLAR_CHECK(x.dtype == DType::F32, "reduce: input must be float32");
+  STELLAR_CHECK(nred >= 0 && nred <= x.ndim, "reduce: bad number of reduced dims");
+  int nkeep = x.ndim - nred;
+  int64_t R = 1, O = 1;
+  for (int d = 0; d < nkeep; ++d) O *= x.shape[d];
+  for (int d = nkeep; d < x.ndim; ++d) R *= x.shape[d];
+  STELLAR_CHECK(y.numel == O, "reduce: output size mismatch");
+  bool arg = op == R_ARGMAX || op == R_ARGMIN;
+  STELLAR_CHECK(arg ? y.dtype == DType::I64 : y.dtype == DType::F32, "reduce: wrong output dtype");
+  STELLAR_CHECK(R > 0 || op == R_SUM || op == R_MEAN, "reduce: max/min/argmax/logsumexp of an empty dimension");
+
+  // Inner (reduced) part as its own view, to walk it with coalesced strides.
+  TDesc inner = x; inner.ndim = nred; inner.numel = R;
+  for (int d = 0; d < nred; ++d) { inner.shape[d] = x.shape[nkeep + d]; inner.strides[d] = x.strides[nkeep + d]; }
+  StridedIter<1> rit(inner, {&inner});
+  TDesc outer = x; outer.ndim = nkeep; outer.numel = O;
+  for (int d = 0; d < nkeep; ++d) { outer.shape[d] = x.shape[d]; outer.strides[d] = x.strides[d]; }
+
+  const float* xp = x.ptr<float>();
+  bool inner_contig = rit.ndim == 1 && (rit.inner_stride(0) == 1 || R == 1);
+
+  // Sum/mean whose kept dims are contiguous in memory and reduced dims are outer: accumulate whole rows.
+  StridedIter<1> oit(outer, {&outer});
+  if ((op == R_SUM || op == R_MEAN) && !inner_contig && oit.ndim == 1 && oit.inner_stride(0) == 1 && O > 1) {
+    float* yp = y.ptr<float>();
+    int64_t cols_per_task = std::max<int64_t>(64, O / (4 * num_threads()) + 1);
+    parallel_for(O, cols_per_task, [&](int64_t b, int64_t e) {
+      for (int64_t j = b; j < e; ++j) yp[j] = 0.f;
+      int64_t off[1];
+      for (int64_t r = 0; r < rit.rows(); ++r) {
+        rit.row_offsets(r, off);
+        for (int64_t i = 0; i < rit.inner(); ++i) add_rows(yp + b, xp + off[0] + i * rit.inner_stride(0) + b, e - b);
+      }
+      if (op == R_MEAN) for (int64_t j = b; j < e; ++j) yp[j] /= static_cast<float>(R);
+    });
+    return;
+  }
+
+  parallel_for(O, std::max<int64_t>(1, 16384 / std::max<int64_t>(R, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      const float* base = xp + outer.offset_of(o);
+      double acc = 0;
+      float best = 0; int64_t besti = 0;
+      if (op == R_SUM || op == R_MEAN) {
+        if (inner_contig) acc = sum_contig(base, R);
+        else {
+          int64_t off[1];
+          for (int64_t r = 0; r < rit.rows(); ++r) {
+            rit.row_offsets(r, off);
+            for (int64_t i = 0; i < rit.inner(); ++i) acc += base[off[0] + i * rit.inner_stride(0)];
+          }
+        }
+        y.ptr<float>()[o] = static_cast<float>(op == R_MEAN ? (R ? acc / R : NAN) : acc);
+        continue;
+      }
+      // max/min/arg*/logsumexp: walk in flat order so ties resolve to the first index (like PyTorch).
+      int64_t idx = 0;
+      int64_t off[1];
+      best = op == R_MIN || op == R_ARGMIN ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
+      bool nan_seen = false;
+      for (int64_t r = 0; r < rit.rows(); ++r) {
+        rit.row_offsets(r, off);
+        for (int64_t i = 0; i < rit.inner(); ++i, ++idx) {
+          float v = base[off[0] + i * rit.inner_stride(0)];
+          if (std::isnan(v)) { if (!nan_seen) { nan_seen = true; best = v; besti = idx; } continue; }
+          if (nan_seen) continue;
+          bool better = (op == R_MIN || op == R_ARGMIN) ? v < best : v > best;
+          if (better || idx == 0) { best = v; besti = idx; }
+        }
+      }
+      if (op == R_ARGMAX || op == R_ARGMIN) { y.ptr<int64_t>()[o] = besti; continue; }
+      if (op == R_MAX || op == R_MIN) { y.ptr<float>()[o] = best; continue; }
+      // logsumexp = m + log(sum(exp(x - m)))
+      if (std::isinf(best) || nan_seen) { y.ptr<float>()[o] = best; continue; }
+      double s = 0;
+      for (int64_t r = 0; r < rit.rows(); ++r) {
+        rit.row_offsets(r, off);
+        for (int64_t i = 0; i < rit.inner(); ++i) s += std::exp(static_cast<double>(base[off[0] + i * rit.inner_stride(0)] - best));
+      }
+      y.ptr<float>()[o] = best + static_cast<float>(std::log(s));
+    }
+  });
+}
+
+}  // namespace stellar

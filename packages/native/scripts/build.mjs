@@ -1,0 +1,73 @@
+// Builds the addon: compiles csrc/cuda/*.cu with nvcc when it is found (STELLAR_NO_CUDA=1 skips),
+// then configures (when needed) and builds the N-API module with node-gyp, incrementally.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+const cudaOut = path.join(root, 'build', 'cuda');
+
+function findNvcc() {
+  if (process.env.STELLAR_NO_CUDA === '1') return null;
+  const cands = [process.env.NVCC, ...(process.env.PATH ?? '').split(':').map((d) => path.join(d, 'nvcc')), '/usr/local/cuda/bin/nvcc'];
+  return cands.find((p) => p && fs.existsSync(p)) ?? null;
+}
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed with status ${r.status}`);
+}
+
+async function buildCuda(nvcc) {
+  const cudaRoot = path.resolve(path.dirname(fs.realpathSync(nvcc)), '..');
+  const libdir = ['lib64', 'targets/x86_64-linux/lib', 'lib'].map((d) => path.join(cudaRoot, d)).find((d) => fs.existsSync(path.join(d, 'libcudart_static.a')));
+  if (!libdir) { console.warn('[native] nvcc found but libcudart_static.a missing: building without CUDA'); return false; }
+  fs.mkdirSync(cudaOut, { recursive: true });
+  const srcs = fs.readdirSync(path.join(root, 'csrc', 'cuda')).filter((f) => f.endsWith('.cu')).sort();
+  if (srcs.length === 0) return false;
+  const arch = process.env.STELLAR_CUDA_ARCH ?? '75';
+  const objs = [];
+  const jobs = srcs.map((f) => async () => {
+    const src = path.join(root, 'csrc', 'cuda', f);
+    const obj = path.join(cudaOut, f.replace(/\.cu$/, '.o'));
+    objs.push(obj);
+    const deps = [src, ...fs.readdirSync(path.join(root, 'csrc', 'shared')).map((h) => path.join(root, 'csrc', 'shared', h)),
+      ...fs.readdirSync(path.join(root, 'csrc', 'cuda')).filter((h) => h.endsWith('.h') || h.endsWith('.cuh')).map((h) => path.join(root, 'csrc', 'cuda', h))];
+    if (fs.existsSync(obj) && deps.every((d) => fs.statSync(d).mtimeMs <= fs.statSync(obj).mtimeMs)) return;
+    const args = ['-O3', '-std=c++17', '-Xcompiler', '-fPIC', '-I', path.join(root, 'csrc'),
+      `--generate-code=arch=compute_${arch},code=[compute_${arch},sm_${arch}]`, '-c', src, '-o', obj];
+    console.log(`[native] nvcc ${f}`);
+    await new Promise((resolve, reject) => {
+      import('node:child_process').then(({ spawn }) => {
+        const p = spawn(nvcc, args, { stdio: 'inherit', cwd: root });
+        p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`nvcc ${f} failed (${code})`))));
+      });
+    });
+  });
+  const width = Math.max(1, os.cpus().length);
+  for (let i = 0; i < jobs.length; i += width) await Promise.all(jobs.slice(i, i + width).map((j) => j()));
+  fs.writeFileSync(path.join(cudaOut, 'objects.txt'), objs.sort().join('\n') + '\n');
+  fs.writeFileSync(path.join(cudaOut, 'libdir.txt'), libdir + '\n');
+  return true;
+}
+
+const nvcc = findNvcc();
+let cuda = false;
+if (nvcc) cuda = await buildCuda(nvcc);
+if (!cuda) fs.rmSync(path.join(cudaOut, 'objects.txt'), { force: true });
+
+const gyp = require.resolve('node-gyp/bin/node-gyp.js');
+const nodedirArgs = fs.existsSync('/usr/include/node/node_api.h') && !process.env.npm_config_nodedir ? ['--nodedir=/usr'] : [];
+const stamp = path.join(root, 'build', 'configure.stamp');
+const want = JSON.stringify({ cuda, gyp: fs.readFileSync(path.join(root, 'binding.gyp'), 'utf8'),
+  sources: execFileSync(process.execPath, [path.join(root, 'scripts', 'gyp-sources.cjs'), 'sources'], { cwd: root }).toString() });
+if (!fs.existsSync(stamp) || fs.readFileSync(stamp, 'utf8') !== want || !fs.existsSync(path.join(root, 'build', 'Makefile'))) {
+  run(process.execPath, [gyp, 'configure', ...nodedirArgs]);
+  fs.writeFileSync(stamp, want);
+}
+run(process.execPath, [gyp, 'build', '-j', String(Math.max(1, os.cpus().length)), ...nodedirArgs]);
+console.log(`[native] built ${path.join('build', 'Release', 'stellar_native.node')} (cuda: ${cuda ? 'compiled' : 'not compiled'})`);
