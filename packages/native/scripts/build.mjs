@@ -55,6 +55,27 @@ async function buildCuda(nvcc) {
   return true;
 }
 
+// One build at a time per package directory (parallel turbo/jest runs or several shells).
+const lockFile = path.join(root, 'build.lock');
+function acquireLock() {
+  const deadline = Date.now() + 20 * 60 * 1000;
+  for (;;) {
+    try {
+      fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+      return;
+    } catch {
+      const pid = Number(fs.readFileSync(lockFile, 'utf8') || 0);
+      let alive = false;
+      try { if (pid) { process.kill(pid, 0); alive = true; } } catch { alive = false; }
+      if (!alive) { fs.rmSync(lockFile, { force: true }); continue; }
+      if (Date.now() > deadline) throw new Error(`build lock held by pid ${pid} for too long (${lockFile})`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250);
+    }
+  }
+}
+acquireLock();
+process.on('exit', () => { try { if (fs.readFileSync(lockFile, 'utf8') === String(process.pid)) fs.rmSync(lockFile); } catch {} });
+
 const nvcc = findNvcc();
 let cuda = false;
 if (nvcc) cuda = await buildCuda(nvcc);

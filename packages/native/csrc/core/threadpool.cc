@@ -33,7 +33,8 @@ class Pool {
     stop();
     nthreads_ = std::max(1, n);
     quit_ = false;
-    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // New workers must only react to regions started after they exist.
+    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this, i, g = gen_] { loop(i, g); });
     openblas_set_num_threads(nthreads_);
   }
 
@@ -69,9 +70,8 @@ class Pool {
       if (!error_) error_ = std::current_exception();
     }
   }
-  void loop(int id) {
+  void loop(int id, uint64_t seen) {
     t_in_pool = true;
-    uint64_t seen = 0;
     for (;;) {
       std::unique_lock<std::mutex> l(mu_);
       cv_.wait(l, [&] { return quit_ || gen_ != seen; });

@@ -12,14 +12,20 @@ namespace {
 enum ReduceOp : int { R_SUM = 0, R_MEAN, R_MAX, R_MIN, R_ARGMAX, R_LOGSUMEXP, R_ARGMIN };
 
 STELLAR_MULTIVERSION float sum_contig(const float* x, int64_t n) {
-  // 16 independent float lanes keep the loop vectorized; partial sums are combined in double.
-  float acc[16] = {0};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int l = 0; l < 16; ++l) acc[l] += x[i + l];
+  // 16 float lanes keep the loop vectorized; each block of 1024 is flushed into a double so the
+  // rounding error does not grow with n.
   double s = 0;
-  for (int l = 0; l < 16; ++l) s += acc[l];
-  for (; i < n; ++i) s += x[i];
+  for (int64_t b = 0; b < n; b += 1024) {
+    int64_t e = b + 1024 < n ? b + 1024 : n;
+    float acc[16] = {0};
+    int64_t i = b;
+    for (; i + 16 <= e; i += 16)
+      for (int l = 0; l < 16; ++l) acc[l] += x[i + l];
+    double bs = 0;
+    for (int l = 0; l < 16; ++l) bs += acc[l];
+    for (; i < e; ++i) bs += x[i];
+    s += bs;
+  }
   return static_cast<float>(s);
 }
 
