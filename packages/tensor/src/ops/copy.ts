@@ -1,7 +1,7 @@
 // Ops that move data: contiguous copies, dtype casts, concat/split, copying into views, device moves.
 import { Tensor } from '../tensor';
 import { defineOp, registerKernel, registerNative, run1, type OpDef } from '../op';
-import { native } from '@stellar/native';
+import { native, buildInfo } from '@stellar/native';
 import { args } from '../args';
 import { isFloat, type DType } from '../dtype';
 import type { Device } from '../device';
@@ -105,7 +105,7 @@ const toDeviceOp = defineOp<{ device: Device }>({
   grad(ctx, [g]) { return [g ? toDevice(g, ctx.attrs.device === 'cpu' ? 'cuda' : 'cpu') : null]; },
 });
 // Cross-device copies go through host memory; the kernel is registered on the source device.
-for (const dev of ['cpu', 'cuda'] as Device[]) {
+for (const dev of (buildInfo().cudaCompiled ? ['cpu', 'cuda'] : ['cpu']) as Device[]) {
   registerKernel<{ device: Device }>('to_device', dev, ([x], [y]) => {
     const c = contiguous(x);
     try { if (c.size > 0) native.write(y.storage.handle, 0, c.data()); } finally { c.dispose(); }
