@@ -11,3 +11,4 @@ export { defineOp, registerKernel, registerNative, runOp, run1, opNames, getOp, 
 export { args as kernelArgs } from './args';
 export * from './random';
 export { memStats, numThreads, setNumThreads, cpuFeatures, buildInfo, cudaDeviceCount, CudaNotCompiled, CudaUnavailable } from '@stellar/native';
+export * from './safetensors';
