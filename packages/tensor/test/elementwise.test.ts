@@ -99,12 +99,12 @@ describe('comparisons and where', () => {
   test('compare ops produce bool with broadcasting', () => {
     const a = T.tensor([[1, 2, 3], [4, 5, 6]]);
     const b = T.tensor([3]);
-    expect(Array.from(T.lt(a, b).data())).toEqual([1, 1, 0, 0, 0, 0]);
-    expect(Array.from(T.le(a, b).data())).toEqual([1, 1, 1, 0, 0, 0]);
-    expect(Array.from(T.eq(a, 3).data())).toEqual([0, 0, 1, 0, 0, 0]);
-    expect(Array.from(T.ne(a, 3).data())).toEqual([1, 1, 0, 1, 1, 1]);
-    expect(Array.from(T.gt(a, b).data())).toEqual([0, 0, 0, 1, 1, 1]);
-    expect(Array.from(T.ge(a, b).data())).toEqual([0, 0, 1, 1, 1, 1]);
+    expect(Array.from(T.lt(a, b).toFloat64())).toEqual([1, 1, 0, 0, 0, 0]);
+    expect(Array.from(T.le(a, b).toFloat64())).toEqual([1, 1, 1, 0, 0, 0]);
+    expect(Array.from(T.eq(a, 3).toFloat64())).toEqual([0, 0, 1, 0, 0, 0]);
+    expect(Array.from(T.ne(a, 3).toFloat64())).toEqual([1, 1, 0, 1, 1, 1]);
+    expect(Array.from(T.gt(a, b).toFloat64())).toEqual([0, 0, 0, 1, 1, 1]);
+    expect(Array.from(T.ge(a, b).toFloat64())).toEqual([0, 0, 1, 1, 1, 1]);
     expect(T.lt(a, b).dtype).toBe('bool');
   });
   test('where forward and gradient', () => {

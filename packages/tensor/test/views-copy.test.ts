@@ -149,9 +149,9 @@ describe('dtype casts', () => {
 
   test('float -> int truncates toward zero; ints -> float exact; bool', () => {
     const x = T.tensor([1.7, -1.7, 3, 0]);
-    expect(Array.from(x.cast('int32').data())).toEqual([1, -1, 3, 0]);
-    expect(Array.from(x.cast('int64').data())).toEqual([1n, -1n, 3n, 0n]);
-    expect(Array.from(x.cast('bool').data())).toEqual([1, 1, 1, 0]);
+    expect(Array.from(x.cast('int32').data() as Int32Array)).toEqual([1, -1, 3, 0]);
+    expect(Array.from(x.cast('int64').data() as BigInt64Array)).toEqual([1n, -1n, 3n, 0n]);
+    expect(Array.from(x.cast('bool').data() as Uint8Array)).toEqual([1, 1, 1, 0]);
     const big = T.tensor(BigInt64Array.from([2n ** 40n, -5n]), { dtype: 'int64' });
     expect(Array.from(big.cast('float32').toFloat64())).toEqual([2 ** 40, -5]);
   });
