@@ -9,3 +9,4 @@ export * from './copy';
 export * from './matmul';
 export * from './softmax';
 export * from './indexing';
+export * from './fused';
