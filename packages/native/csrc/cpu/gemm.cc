@@ -1,11 +1,22 @@
-// GEMM through the system BLAS (OpenBLAS): batched, strided, all transpose combinations,
-// plus bf16 inputs with fp32 accumulation through cblas_sbgemm.
+// GEMM through the system BLAS (OpenBLAS): batched, strided, all transpose combinations, plus
+// bf16 inputs with fp32 accumulation: cblas_sbgemm when the installed OpenBLAS exports it (looked up
+// at run time: Debian's 0.3.21 declares it but is built without it), else bf16_gemm.h.
 #include <cblas.h>
+#include <dlfcn.h>
 #include "../core/registry.h"
 #include "../core/threadpool.h"
+#include "bf16_gemm.h"
 
 namespace stellar {
 namespace {
+
+using SbgemmFn = void (*)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, blasint, blasint, blasint, float,
+                          const bfloat16*, blasint, const bfloat16*, blasint, float, float*, blasint);
+
+SbgemmFn find_sbgemm() {
+  static SbgemmFn fn = reinterpret_cast<SbgemmFn>(dlsym(RTLD_DEFAULT, "cblas_sbgemm"));
+  return fn;
+}
 
 // A (.., M, K) or its transpose, B (.., K, N) or its transpose, C (.., M, N). Batch dims are flattened by JS:
 // each operand arrives as a 3-D view (batch, rows, cols) whose last dim is unit-stride or whose
@@ -44,8 +55,11 @@ STELLAR_KERNEL("cpu/gemm", a) {
       for (int64_t i = 0; i < M; ++i) for (int64_t j = 0; j < N; ++j) c[i * ldc + j] = beta == 0.f ? 0.f : beta * c[i * ldc + j];
       continue;
     }
-    if (bf16) {
-      cblas_sbgemm(CblasRowMajor, va.trans ? CblasTrans : CblasNoTrans, vb.trans ? CblasTrans : CblasNoTrans,
+    if (bf16 && !find_sbgemm()) {
+      bf16_gemm(va.trans, vb.trans, M, N, K, alpha, A.ptr<uint16_t>() + b * va.bstride, va.ld,
+                B.ptr<uint16_t>() + b * vb.bstride, vb.ld, beta, c, ldc);
+    } else if (bf16) {
+      find_sbgemm()(CblasRowMajor, va.trans ? CblasTrans : CblasNoTrans, vb.trans ? CblasTrans : CblasNoTrans,
                    M, N, K, alpha, A.ptr<bfloat16>() + b * va.bstride, va.ld, B.ptr<bfloat16>() + b * vb.bstride, vb.ld,
                    beta, c, ldc);
     } else {

@@ -114,6 +114,8 @@ export function checkOp(o: CheckOpOptions): void {
     };
     xs.forEach((x, i) => {
       if (o.inputs[i].noGrad) return;
+      // finite differences cost O(size^2) reference work: keep gradient checks on small inputs
+      if (x.size > 4096) throw new Error(`checkOp: input ${i} has ${x.size} elements; use a smaller shape for gradient checks (or grad: false)`);
       const fd = Ref.zeros(x.shape);
       for (let j = 0; j < x.size; j++) {
         const v = x.data[j];
