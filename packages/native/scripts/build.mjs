@@ -23,21 +23,28 @@ function run(cmd, args, opts = {}) {
 }
 
 async function buildCuda(nvcc) {
-  const cudaRoot = path.resolve(path.dirname(fs.realpathSync(nvcc)), '..');
-  const libdir = ['lib64', 'targets/x86_64-linux/lib', 'lib'].map((d) => path.join(cudaRoot, d)).find((d) => fs.existsSync(path.join(d, 'libcudart_static.a')));
+  // nvcc may be a wrapper script (e.g. /usr/local/bin/nvcc exec'ing the toolkit's), so look in several roots.
+  const roots = [path.resolve(path.dirname(fs.realpathSync(nvcc)), '..'), process.env.CUDA_HOME, process.env.CUDA_PATH, '/usr/local/cuda'].filter(Boolean);
+  const libdir = roots.flatMap((r) => ['lib64', 'targets/x86_64-linux/lib', 'lib'].map((d) => path.join(r, d)))
+    .find((d) => fs.existsSync(path.join(d, 'libcudart_static.a')));
   if (!libdir) { console.warn('[native] nvcc found but libcudart_static.a missing: building without CUDA'); return false; }
   fs.mkdirSync(cudaOut, { recursive: true });
   const srcs = fs.readdirSync(path.join(root, 'csrc', 'cuda')).filter((f) => f.endsWith('.cu')).sort();
   if (srcs.length === 0) return false;
   const arch = process.env.STELLAR_CUDA_ARCH ?? '75';
+  // Any header under csrc/ may be included by a .cu (core/, shared/, cpu/strided.h, cuda/*.cuh).
+  const walkHeaders = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walkHeaders(path.join(dir, e.name)) : /\.(h|cuh)$/.test(e.name) ? [path.join(dir, e.name)] : []);
+  const headers = walkHeaders(path.join(root, 'csrc'));
+  const archStamp = path.join(cudaOut, 'arch.txt');  // objects built for another STELLAR_CUDA_ARCH are stale
+  const sameArch = fs.existsSync(archStamp) && fs.readFileSync(archStamp, 'utf8') === arch;
   const objs = [];
   const jobs = srcs.map((f) => async () => {
     const src = path.join(root, 'csrc', 'cuda', f);
     const obj = path.join(cudaOut, f.replace(/\.cu$/, '.o'));
     objs.push(obj);
-    const deps = [src, ...fs.readdirSync(path.join(root, 'csrc', 'shared')).map((h) => path.join(root, 'csrc', 'shared', h)),
-      ...fs.readdirSync(path.join(root, 'csrc', 'cuda')).filter((h) => h.endsWith('.h') || h.endsWith('.cuh')).map((h) => path.join(root, 'csrc', 'cuda', h))];
-    if (fs.existsSync(obj) && deps.every((d) => fs.statSync(d).mtimeMs <= fs.statSync(obj).mtimeMs)) return;
+    const deps = [src, ...headers];
+    if (sameArch && fs.existsSync(obj) && deps.every((d) => fs.statSync(d).mtimeMs <= fs.statSync(obj).mtimeMs)) return;
     const args = ['-O3', '-std=c++17', '-Xcompiler', '-fPIC', '-I', path.join(root, 'csrc'),
       `--generate-code=arch=compute_${arch},code=[compute_${arch},sm_${arch}]`, '-c', src, '-o', obj];
     console.log(`[native] nvcc ${f}`);
@@ -50,6 +57,7 @@ async function buildCuda(nvcc) {
   });
   const width = Math.max(1, os.cpus().length);
   for (let i = 0; i < jobs.length; i += width) await Promise.all(jobs.slice(i, i + width).map((j) => j()));
+  fs.writeFileSync(archStamp, arch);
   fs.writeFileSync(path.join(cudaOut, 'objects.txt'), objs.sort().join('\n') + '\n');
   fs.writeFileSync(path.join(cudaOut, 'libdir.txt'), libdir + '\n');
   return true;

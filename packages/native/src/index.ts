@@ -30,7 +30,8 @@ function packageRoot(): string {
 
 function load(): Binding.Addon {
   const root = packageRoot();
-  const file = path.join(root, 'build', 'Release', 'stellar_native.node');
+  // STELLAR_NATIVE_ADDON swaps in another build of the addon (e.g. the CUDA emulator build, build/emu).
+  const file = process.env.STELLAR_NATIVE_ADDON ? path.resolve(process.env.STELLAR_NATIVE_ADDON) : path.join(root, 'build', 'Release', 'stellar_native.node');
   if (!fs.existsSync(file)) {
     throw new Error(`@stellar/native: the addon is not built (${file} is missing). Run \`pnpm --filter @stellar/native build\`.`);
   }

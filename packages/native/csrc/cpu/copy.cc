@@ -3,6 +3,7 @@
 #include "../core/registry.h"
 #include "../core/simd.h"
 #include "../shared/dtype_convert.h"
+#include "../shared/dtype_io.h"
 #include "strided.h"
 
 namespace stellar {
@@ -10,29 +11,6 @@ namespace {
 
 template <typename T> inline float load_f(const char* p);
 template <> inline float load_f<float>(const char* p) { return *reinterpret_cast<const float*>(p); }
-
-inline double load_as_double(DType t, const char* p) {
-  switch (t) {
-    case DType::F32: return *reinterpret_cast<const float*>(p);
-    case DType::BF16: return bf16_to_f32(*reinterpret_cast<const uint16_t*>(p));
-    case DType::F16: return f16_to_f32(*reinterpret_cast<const uint16_t*>(p));
-    case DType::I32: return *reinterpret_cast<const int32_t*>(p);
-    case DType::I64: return static_cast<double>(*reinterpret_cast<const int64_t*>(p));
-    case DType::U8: return *reinterpret_cast<const uint8_t*>(p);
-  }
-  return 0;
-}
-
-inline void store_from_double(DType t, char* p, double v) {
-  switch (t) {
-    case DType::F32: *reinterpret_cast<float*>(p) = static_cast<float>(v); break;
-    case DType::BF16: *reinterpret_cast<uint16_t*>(p) = f32_to_bf16(static_cast<float>(v)); break;
-    case DType::F16: *reinterpret_cast<uint16_t*>(p) = f32_to_f16(static_cast<float>(v)); break;
-    case DType::I32: *reinterpret_cast<int32_t*>(p) = static_cast<int32_t>(v); break;
-    case DType::I64: *reinterpret_cast<int64_t*>(p) = static_cast<int64_t>(v); break;
-    case DType::U8: *reinterpret_cast<uint8_t*>(p) = v != 0 ? 1 : 0; break;
-  }
-}
 
 STELLAR_MULTIVERSION void f32_to_bf16_row(const float* s, int64_t ss, uint16_t* d, int64_t n) {
   for (int64_t i = 0; i < n; ++i) d[i] = f32_to_bf16(s[i * ss]);

@@ -5,11 +5,10 @@
 #include "../core/registry.h"
 #include "../core/simd.h"
 #include "strided.h"
+#include "../shared/reduce_math.h"
 
 namespace stellar {
 namespace {
-
-enum ReduceOp : int { R_SUM = 0, R_MEAN, R_MAX, R_MIN, R_ARGMAX, R_LOGSUMEXP, R_ARGMIN };
 
 STELLAR_MULTIVERSION float sum_contig(const float* x, int64_t n) {
   // 16 float lanes keep the loop vectorized; each block of 1024 is flushed into a double so the
@@ -92,34 +91,31 @@ STELLAR_KERNEL("cpu/reduce", a) {
             for (int64_t i = 0; i < rit.inner(); ++i) acc += base[off[0] + i * rit.inner_stride(0)];
           }
         }
-        y.ptr<float>()[o] = static_cast<float>(op == R_MEAN ? (R ? acc / R : NAN) : acc);
+        y.ptr<float>()[o] = op == R_MEAN ? reduce_mean(acc, R) : static_cast<float>(acc);
         continue;
       }
       // max/min/arg*/logsumexp: walk in flat order so ties resolve to the first index (like PyTorch).
       int64_t idx = 0;
       int64_t off[1];
-      best = op == R_MIN || op == R_ARGMIN ? std::numeric_limits<float>::infinity() : -std::numeric_limits<float>::infinity();
-      bool nan_seen = false;
+      best = reduce_init(op); besti = kNoIndex;
+      const bool is_min = reduce_is_min(op);  // shared rule: NaN first, then the extreme, ties to the lowest index
       for (int64_t r = 0; r < rit.rows(); ++r) {
         rit.row_offsets(r, off);
         for (int64_t i = 0; i < rit.inner(); ++i, ++idx) {
           float v = base[off[0] + i * rit.inner_stride(0)];
-          if (std::isnan(v)) { if (!nan_seen) { nan_seen = true; best = v; besti = idx; } continue; }
-          if (nan_seen) continue;
-          bool better = (op == R_MIN || op == R_ARGMIN) ? v < best : v > best;
-          if (better || idx == 0) { best = v; besti = idx; }
+          if (reduce_prefer(is_min, v, idx, best, besti)) { best = v; besti = idx; }
         }
       }
       if (op == R_ARGMAX || op == R_ARGMIN) { y.ptr<int64_t>()[o] = besti; continue; }
       if (op == R_MAX || op == R_MIN) { y.ptr<float>()[o] = best; continue; }
       // logsumexp = m + log(sum(exp(x - m)))
-      if (std::isinf(best) || nan_seen) { y.ptr<float>()[o] = best; continue; }
+      if (lse_passthrough(best)) { y.ptr<float>()[o] = best; continue; }
       double s = 0;
       for (int64_t r = 0; r < rit.rows(); ++r) {
         rit.row_offsets(r, off);
         for (int64_t i = 0; i < rit.inner(); ++i) s += std::exp(static_cast<double>(base[off[0] + i * rit.inner_stride(0)] - best));
       }
-      y.ptr<float>()[o] = best + static_cast<float>(std::log(s));
+      y.ptr<float>()[o] = lse_finish(best, s);
     }
   });
 }

@@ -4,10 +4,10 @@
 #include "../core/registry.h"
 #include "../core/threadpool.h"
 #include "../shared/philox.h"
+#include "../shared/random_math.h"
 
 namespace stellar {
 namespace {
-enum Dist : int { D_UNIFORM = 0, D_NORMAL = 1, D_BERNOULLI = 2 };
 uint64_t read_u64(ArgReader& a) {  // JS passes 64-bit values as two 32-bit halves (doubles are exact there)
   uint64_t hi = static_cast<uint64_t>(a.i()), lo = static_cast<uint64_t>(a.i());
   return (hi << 32) | lo;
@@ -24,14 +24,7 @@ STELLAR_KERNEL("cpu/rng", a) {
   STELLAR_CHECK(y.dtype == DType::F32 && y.contiguous(), "rng: output must be contiguous float32");
   float* yp = y.ptr<float>();
   parallel_for(y.numel, 16384, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      uint64_t u = static_cast<uint64_t>(i);
-      switch (dist) {
-        case D_UNIFORM: yp[i] = p0 + (p1 - p0) * philox_uniform(seed, offset, u); break;
-        case D_NORMAL: yp[i] = p0 + p1 * philox_normal(seed, offset, u); break;
-        default: yp[i] = philox_uniform(seed, offset, u) < p0 ? p1 : 0.f; break;
-      }
-    }
+    for (int64_t i = b; i < e; ++i) yp[i] = rng_sample(dist, p0, p1, seed, offset, static_cast<uint64_t>(i));
   });
 }
 
@@ -49,17 +42,12 @@ STELLAR_KERNEL("cpu/multinomial", a) {
       const float* pr = p.ptr<float>() + r * V;
       double s = 0;
       for (int64_t v = 0; v < V; ++v) {
-        if (!(pr[v] >= 0) || std::isinf(pr[v])) throw Error("multinomial: weights must be finite and non-negative");
+        if (!multinomial_weight_ok(pr[v])) throw Error("multinomial: weights must be finite and non-negative");
         s += pr[v]; cdf[v] = s;
       }
       if (!(s > 0)) throw Error("multinomial: a row of weights sums to zero");
       for (int64_t k = 0; k < n; ++k) {
-        double u = philox_uniform(seed, offset, static_cast<uint64_t>(r * n + k)) * s;
-        int64_t lo = 0, hi = V - 1;
-        while (lo < hi) { int64_t mid = (lo + hi) / 2; if (cdf[mid] > u) hi = mid; else lo = mid + 1; }
-        while (lo > 0 && pr[lo] == 0) --lo;  // never land on a zero-weight entry
-        while (pr[lo] == 0 && lo < V - 1) ++lo;
-        out.ptr<int64_t>()[r * n + k] = lo;
+        out.ptr<int64_t>()[r * n + k] = multinomial_pick(cdf.data(), pr, V, multinomial_target(seed, offset, r, n, k, s));
       }
     }
   });

@@ -3,6 +3,7 @@
 #include "../core/registry.h"
 #include "../core/simd.h"
 #include "../core/threadpool.h"
+#include "../shared/softmax_math.h"
 
 namespace stellar {
 namespace {
@@ -10,17 +11,17 @@ namespace {
 STELLAR_MULTIVERSION void softmax_row(const float* x, float* y, int64_t n, bool log) {
   float m = -INFINITY;
   for (int64_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
-  if (std::isinf(m) && m < 0) {  // an all -inf row (fully masked): define softmax as uniform zeros
-    for (int64_t i = 0; i < n; ++i) y[i] = log ? -INFINITY : 0.f;
+  if (softmax_row_masked(m)) {  // an all -inf row (fully masked): zeros (softmax) / -inf (log-softmax)
+    for (int64_t i = 0; i < n; ++i) y[i] = softmax_masked_value(log);
     return;
   }
   double s = 0;
-  for (int64_t i = 0; i < n; ++i) { float e = expf(x[i] - m); y[i] = e; s += e; }
+  for (int64_t i = 0; i < n; ++i) { float e = softmax_exp(x[i], m); y[i] = e; s += e; }
   if (log) {
-    float ls = m + static_cast<float>(std::log(s));
+    float ls = logsoftmax_lse(m, s);
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] - ls;
   } else {
-    float inv = static_cast<float>(1.0 / s);
+    float inv = softmax_inv(s);
     for (int64_t i = 0; i < n; ++i) y[i] *= inv;
   }
 }
@@ -56,13 +57,8 @@ STELLAR_KERNEL("cpu/softmax_backward", a) {
     for (int64_t r = b; r < e; ++r) {
       const float* yr = y.ptr<float>() + r * n; const float* gr = g.ptr<float>() + r * n; float* o = gx.ptr<float>() + r * n;
       double s = 0;
-      if (log) {
-        for (int64_t i = 0; i < n; ++i) s += gr[i];
-        for (int64_t i = 0; i < n; ++i) o[i] = gr[i] - expf(yr[i]) * static_cast<float>(s);
-      } else {
-        for (int64_t i = 0; i < n; ++i) s += static_cast<double>(gr[i]) * yr[i];
-        for (int64_t i = 0; i < n; ++i) o[i] = yr[i] * (gr[i] - static_cast<float>(s));
-      }
+      for (int64_t i = 0; i < n; ++i) s += softmax_bwd_term(log, gr[i], yr[i]);
+      for (int64_t i = 0; i < n; ++i) o[i] = softmax_bwd(log, yr[i], gr[i], s);
     }
   });
 }
