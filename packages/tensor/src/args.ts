@@ -5,12 +5,26 @@ import type { Tensor } from './tensor';
 
 let buf = new Float64Array(256);
 let pos = 0;
+// Views of buf by length: run() is on every op's path, and a fresh subarray per call costs an
+// allocation (and GC work) comparable to the addon call itself.
+let views: Float64Array[] = [];
 
 function ensure(n: number): void {
   if (pos + n <= buf.length) return;
   const next = new Float64Array(Math.max(buf.length * 2, pos + n));
   next.set(buf.subarray(0, pos));
   buf = next;
+  views = [];
+}
+
+// Kernel ids by device then name, so run() needs no string concatenation per call.
+const ids = new Map<string, Map<string, number>>();
+function kernelIdOf(device: string, name: string): number {
+  let byName = ids.get(device);
+  if (!byName) ids.set(device, (byName = new Map()));
+  let id = byName.get(name);
+  if (id === undefined) byName.set(name, (id = kernel(`${device}/${name}`)));
+  return id;
 }
 
 export interface ArgBuilder {
@@ -60,6 +74,8 @@ export const args: ArgBuilder = {
   },
   /** Runs `<device>/<name>` with the packed arguments. */
   run(device: string, name: string): void {
-    native.exec(kernel(`${device}/${name}`), buf.subarray(0, pos));
+    const id = kernelIdOf(device, name);
+    const v = views[pos] ?? (views[pos] = buf.subarray(0, pos));
+    native.exec(id, v);
   },
 };

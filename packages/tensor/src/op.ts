@@ -71,9 +71,13 @@ export function getOp(name: string): OpDef<any> | undefined { return ops.get(nam
 export function kernelDevices(opName: string): Device[] { return [...(kernels.get(opName)?.keys() ?? [])]; }
 
 export function runOp<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor[] {
-  for (const t of inputs) if (t.disposed) throw new Error(`op "${op.name}": an input tensor was already disposed`);
-  const needsGrad = inputs.map((t) => t.requiresGrad);
-  const record = !!op.grad && isGradEnabled() && needsGrad.some(Boolean);
+  // One pass, no arrays: this runs for every op call, and most calls record nothing.
+  let anyGrad = false;
+  for (const t of inputs) {
+    if (t.disposed) throw new Error(`op "${op.name}": an input tensor was already disposed`);
+    if (t.requiresGrad) anyGrad = true;
+  }
+  const record = anyGrad && !!op.grad && isGradEnabled();
   let outs: Tensor[];
   let extra: Tensor[] | void = undefined;
   if (op.view) {
@@ -97,6 +101,7 @@ export function runOp<A>(op: OpDef<A>, inputs: Tensor[], attrs: A): Tensor[] {
     }
   }
   if (record) {
+    const needsGrad = inputs.map((t) => t.requiresGrad);
     const saved: (Tensor | null)[] = [];
     const si = new Set(op.save?.inputs ?? []);
     const so = new Set(op.save?.outputs ?? []);
