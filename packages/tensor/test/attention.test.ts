@@ -1,6 +1,8 @@
 // Fused attention: forward vs a float64 loop reference (GQA/MQA, causal with a KV-cache offset, key
-// padding, fully masked rows, ragged tiles, strided views), gradients vs finite differences, fused ==
-// unfused on medium shapes, and no leaked native memory.
+// padding, fully masked rows, ragged tiles, strided views, the few-query decoding path), gradients vs
+// finite differences, fused == unfused (medium shapes, wide heads, one MQA sequence), determinism and
+// no leaked native memory. The kernel picks the widest SIMD the CPU has; STELLAR_ATTENTION_LANES=8 or
+// 4 (and STELLAR_NUM_THREADS) run this same file against the AVX2 and baseline variants.
 import * as T from '@stellar/tensor';
 import { checkOp, expectClose, toRef } from './util/check-op';
 import { Ref, rng, randRef } from './util/ref';
@@ -59,6 +61,13 @@ const forwardCases: Case[] = [
   // T, S beyond one 64-wide tile and not multiples of it; D not a multiple of the 16 SIMD lanes
   { name: 'ragged tiles, causal', B: 1, Hq: 2, Hkv: 1, T: 150, S: 150, D: 20, causal: true },
   { name: 'ragged tiles, decode offset', B: 1, Hq: 2, Hkv: 2, T: 67, S: 130, D: 16, causal: true },
+  // T <= 8 with D a multiple of 16 takes the one-row-per-task decoding path
+  { name: 'row path: decode T=1, S=70, GQA', B: 2, Hq: 4, Hkv: 2, T: 1, S: 70, D: 32, causal: true },
+  { name: 'row path: T=5, S=150, MQA, D=64', B: 1, Hq: 3, Hkv: 1, T: 5, S: 150, D: 64, causal: true },
+  { name: 'row path: T=8, S=20, non-causal, D=16, padding', B: 2, Hq: 2, Hkv: 2, T: 8, S: 20, D: 16, causal: false, mask: Array.from({ length: 40 }, (_, i) => (i % 3 === 0 || i >= 20 + 14 ? 0 : 1)) },
+  { name: 'row path: T=2, S=1 (first row sees nothing)', B: 1, Hq: 2, Hkv: 1, T: 2, S: 1, D: 16, causal: true },
+  { name: 'more queries than keys (early rows see nothing)', B: 1, Hq: 2, Hkv: 1, T: 5, S: 3, D: 4, causal: true },
+  { name: 'large logits (exp underflow)', B: 1, Hq: 2, Hkv: 1, T: 80, S: 80, D: 16, causal: true, scale: 4 },
   { name: 'ragged tiles, padding', B: 2, Hq: 2, Hkv: 1, T: 70, S: 77, D: 16, causal: false, mask: Array.from({ length: 2 * 77 }, (_, i) => (i % 5 === 3 || i > 140 ? 0 : 1)) },
 ];
 
@@ -78,9 +87,10 @@ describe('fused attention forward vs float64 reference', () => {
     });
   }
 
-  test('fully masked rows give zeros, no NaN, and zero gradients', () => {
+  // D=4 runs the tile path, D=16 (with T <= 8) the row path
+  for (const D of [4, 16]) test(`fully masked rows give zeros, no NaN, and zero gradients (D=${D})`, () => {
     // batch 1 masks every key; in batch 0 causal query 0 only sees key 0, which is masked
-    const B = 2, H = 2, N = 5, D = 4;
+    const B = 2, H = 2, N = 5;
     const mask = [0, 1, 1, 1, 1, 0, 0, 0, 0, 0];
     const r = rng(3);
     const q = randRef([B, H, N, D], r), k = randRef([B, H, N, D], r), v = randRef([B, H, N, D], r);
@@ -152,6 +162,14 @@ describe('fused attention gradients vs finite differences', () => {
       ref: (q, k, v) => refAttention(q, k, v, { scale: 0.8, mask }),
     });
   });
+  test('row path (T=3, D=16), padding + causal: backward from its logsumexp', () => {
+    const mask = [0, 1, 1, 0, 1];
+    checkOp({
+      inputs: shapes(2, 1, 3, 5, 16),
+      ours: (q, k, v) => T.scaledDotProductAttention(q, k, v, { causal: true, keyPaddingMask: boolMask(mask, 1, 5) }),
+      ref: (q, k, v) => refAttention(q, k, v, { causal: true, mask }),
+    });
+  });
   test('padding + causal', () => {
     const mask = [1, 1, 0, 1, 1];
     checkOp({
@@ -193,6 +211,57 @@ describe('fused == unfused on medium shapes', () => {
       });
     });
   }
+});
+
+describe('fused attention, wide heads and determinism', () => {
+  // head dims beyond one 64-lane register block (and not a multiple of 16) against the unfused ops
+  for (const D of [80, 128]) {
+    test(`D=${D}: fused == unfused, forward and gradients`, () => {
+      T.tidy(() => {
+        T.manualSeed(D);
+        const q = T.randn([1, 4, 20, D]), k = T.randn([1, 2, 20, D]), v = T.randn([1, 2, 20, D]), go = T.randn([1, 4, 20, D]);
+        const run = (f: typeof T.scaledDotProductAttention) => {
+          const [a, b, c] = [q, k, v].map((t) => t.detach().requiresGrad_());
+          const out = f(a, b, c, { causal: true });
+          out.backward(go);
+          return [out, a.grad!, b.grad!, c.grad!].map(toRef);
+        };
+        const fused = run(T.scaledDotProductAttention), unfused = run(T.attentionUnfused);
+        ['output', 'dq', 'dk', 'dv'].forEach((what, i) => expectClose(fused[i], unfused[i], 1e-5, 1e-5, what));
+      });
+    });
+  }
+
+  // B * Hkv = 1 is below the thread count: the backward splits by query head and sums the partial dK/dV
+  test('one sequence with MQA: fused == unfused, gradients deterministic', () => {
+    T.tidy(() => {
+      T.manualSeed(4);
+      const q = T.randn([1, 4, 70, 16]), k = T.randn([1, 1, 70, 16]), v = T.randn([1, 1, 70, 16]), go = T.randn([1, 4, 70, 16]);
+      const run = (f: typeof T.scaledDotProductAttention) => {
+        const [a, b, c] = [q, k, v].map((t) => t.detach().requiresGrad_());
+        const out = f(a, b, c, { causal: true });
+        out.backward(go);
+        return [out, a.grad!, b.grad!, c.grad!].map(toRef);
+      };
+      const fused = run(T.scaledDotProductAttention), unfused = run(T.attentionUnfused);
+      ['output', 'dq', 'dk', 'dv'].forEach((what, i) => expectClose(fused[i], unfused[i], 1e-5, 1e-5, what));
+      expect(run(T.scaledDotProductAttention).map((r) => Array.from(r.data))).toEqual(fused.map((r) => Array.from(r.data)));
+    });
+  });
+
+  test('repeated runs give bit-identical outputs and gradients', () => {
+    T.tidy(() => {
+      T.manualSeed(9);
+      const q = T.randn([4, 4, 100, 16]), k = T.randn([4, 2, 100, 16]), v = T.randn([4, 2, 100, 16]), go = T.randn([4, 4, 100, 16]);
+      const run = () => {
+        const [a, b, c] = [q, k, v].map((t) => t.detach().requiresGrad_());
+        const out = T.scaledDotProductAttention(a, b, c, { causal: true });
+        out.backward(go);
+        return [out, a.grad!, b.grad!, c.grad!].map((t) => Array.from(t.data() as Float32Array));
+      };
+      expect(run()).toEqual(run());
+    });
+  });
 });
 
 test('forward + backward inside tidy releases all native memory', () => {
