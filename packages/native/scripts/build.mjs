@@ -84,6 +84,19 @@ function acquireLock() {
 acquireLock();
 process.on('exit', () => { try { if (fs.readFileSync(lockFile, 'utf8') === String(process.pid)) fs.rmSync(lockFile); } catch {} });
 
+// The BLAS is found at build time: fail early with the fix instead of a linker error.
+function checkBlas() {
+  const headers = ['/usr/include/cblas.h', '/usr/include/x86_64-linux-gnu/cblas.h', '/usr/include/aarch64-linux-gnu/cblas.h', '/usr/include/openblas/cblas.h'];
+  const libDirs = ['/usr/lib', '/usr/lib64', '/usr/local/lib', '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
+  const hasHeader = headers.some((h) => fs.existsSync(h));
+  const hasLib = libDirs.some((d) => fs.existsSync(path.join(d, 'libopenblas.so')));
+  if (!hasHeader || !hasLib) {
+    throw new Error('[native] OpenBLAS development files not found (cblas.h and libopenblas.so). Install them: ' +
+      '`sudo apt-get install libopenblas-dev` (Debian/Ubuntu) — or run `bash scripts/bootstrap.sh` at the repo root.');
+  }
+}
+checkBlas();
+
 const nvcc = findNvcc();
 let cuda = false;
 if (nvcc) cuda = await buildCuda(nvcc);
