@@ -20,6 +20,7 @@
 #include "../core/registry.h"
 #include "../core/threadpool.h"
 #include "../shared/attention_math.h"
+#include "../shared/kernel_args/attention.h"
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define ATTN_X86 1
@@ -52,26 +53,12 @@ ATTN_VEC(16)
 ATTN_VEC(8)
 ATTN_VEC(4)
 
-struct View4 {
-  const float* p;
-  int64_t s[4];
-};
+using View4 = AttnView4;
+using Grads = AttnGrads;
 
-// One attention call: shapes, options and the (possibly strided) inputs.
-struct Attn {
-  int64_t B, Hq, Hkv, T, S, D, group, nqt;
-  float scale;
-  bool causal;
-  View4 q, k, v;
-  const uint8_t* mask = nullptr;
-  int64_t ms0 = 0, ms1 = 0;
-};
-
-struct Grads {
-  const float* o;    // forward output (B, Hq, T, D), contiguous
-  const float* lse;  // (B, Hq, T)
-  View4 dout;
-  float *dq, *dk, *dv;
+// One attention call (shared/kernel_args/attention.h) plus the number of query tiles.
+struct Attn : AttnProblem {
+  int64_t nqt = 0;
 };
 
 // Which parts of one (query tile, key tile) pair are computed. Scores live transposed in the tile
@@ -689,82 +676,38 @@ void backward(const Attn& a, const Grads& g) {
   });
 }
 
-View4 view4(const TDesc& t, const char* name) {
-  STELLAR_CHECK(t.dtype == DType::F32 && t.ndim == 4, std::string("attention: ") + name + " must be a 4-D float32 tensor");
-  View4 v{t.ptr<float>(), {t.strides[0], t.strides[1], t.strides[2], t.strides[3]}};
-  return v;
-}
-
-// Reads causal, scale, has_mask, q, k, v[, mask] and checks the shapes.
-Attn read_problem(ArgReader& r) {
+Attn with_tiles(const AttnProblem& p) {
   Attn a;
-  a.causal = r.b();
-  a.scale = static_cast<float>(r.f());
-  bool has_mask = r.b();
-  TDesc q = r.t(), k = r.t(), v = r.t();
-  a.q = view4(q, "q"); a.k = view4(k, "k"); a.v = view4(v, "v");
-  a.B = q.shape[0]; a.Hq = q.shape[1]; a.T = q.shape[2]; a.D = q.shape[3];
-  a.Hkv = k.shape[1]; a.S = k.shape[2];
-  STELLAR_CHECK(k.shape[0] == a.B && k.shape[3] == a.D, "attention: k must be (B, Hkv, S, D)");
-  for (int d = 0; d < 4; ++d) STELLAR_CHECK(v.shape[d] == k.shape[d], "attention: v must have k's shape");
-  STELLAR_CHECK(a.Hkv > 0 && a.Hq % a.Hkv == 0, "attention: query heads must be a multiple of KV heads");
-  STELLAR_CHECK(a.D > 0, "attention: head dim must be positive");
-  a.group = a.Hq / a.Hkv;
+  static_cast<AttnProblem&>(a) = p;
   a.nqt = (a.T + kBQ - 1) / kBQ;
-  if (has_mask) {
-    TDesc m = r.t();
-    STELLAR_CHECK(m.dtype == DType::U8 && m.ndim == 2 && m.shape[0] == a.B && m.shape[1] == a.S,
-                  "attention: key padding mask must be a (B, S) bool tensor");
-    a.mask = reinterpret_cast<const uint8_t*>(m.base);
-    a.ms0 = m.strides[0]; a.ms1 = m.strides[1];
-  }
   return a;
-}
-
-float* out_ptr(const TDesc& t, std::initializer_list<int64_t> shape, const char* name) {
-  STELLAR_CHECK(t.dtype == DType::F32 && t.contiguous() && t.ndim == static_cast<int>(shape.size()),
-                std::string("attention: ") + name + " must be a contiguous float32 tensor");
-  int d = 0;
-  for (int64_t s : shape) STELLAR_CHECK(t.shape[d++] == s, std::string("attention: ") + name + " has the wrong shape");
-  return t.ptr<float>();
 }
 
 }  // namespace
 
-// Forward. args: causal, scale, has_mask, q (B, Hq, T, D), k (B, Hkv, S, D), v (B, Hkv, S, D),
-// [mask (B, S) bool, 1 = attend, only when has_mask], o (B, Hq, T, D) contiguous, lse (B, Hq, T) contiguous.
+// Forward. args: see shared/kernel_args/attention.h (causal, scale, has_mask, q (B, Hq, T, D),
+// k (B, Hkv, S, D), v (B, Hkv, S, D), [mask (B, S)], o (B, Hq, T, D), lse (B, Hq, T)).
 // q, k, v may be any strided float32 views. lse is the natural-log logsumexp of each row's scaled
 // scores (+inf for a fully masked row, whose output is 0).
 STELLAR_KERNEL("cpu/attention_fwd", r) {
-  Attn a = read_problem(r);
-  TDesc o = r.t(), lse = r.t();
-  float* op = out_ptr(o, {a.B, a.Hq, a.T, a.D}, "o");
-  float* lp = out_ptr(lse, {a.B, a.Hq, a.T}, "lse");
+  const AttnFwdArgs f = read_attn_fwd_args(r, Device::CPU);
+  const Attn a = with_tiles(f.a);
   switch (lanes()) {
-    case 16: forward<16>(a, op, lp); break;
-    case 8: forward<8>(a, op, lp); break;
-    default: forward<4>(a, op, lp); break;
+    case 16: forward<16>(a, f.o, f.lse); break;
+    case 8: forward<8>(a, f.o, f.lse); break;
+    default: forward<4>(a, f.o, f.lse); break;
   }
 }
 
-// Backward. args: causal, scale, has_mask, q, k, v, [mask] (as in the forward), o and lse (the
-// forward's outputs), dout (B, Hq, T, D) any strides, then dq (B, Hq, T, D), dk, dv (B, Hkv, S, D),
-// all contiguous and fully overwritten.
+// Backward. args: see shared/kernel_args/attention.h (the forward's inputs, o and lse, dout, then
+// dq, dk, dv, all contiguous and fully overwritten).
 STELLAR_KERNEL("cpu/attention_bwd", r) {
-  Attn a = read_problem(r);
-  TDesc o = r.t(), lse = r.t(), dout = r.t(), dq = r.t(), dk = r.t(), dv = r.t();
-  Grads g;
-  g.o = out_ptr(o, {a.B, a.Hq, a.T, a.D}, "o");
-  g.lse = out_ptr(lse, {a.B, a.Hq, a.T}, "lse");
-  g.dout = view4(dout, "dout");
-  for (int d = 0; d < 4; ++d) STELLAR_CHECK(dout.shape[d] == o.shape[d], "attention: dout must have the output's shape");
-  g.dq = out_ptr(dq, {a.B, a.Hq, a.T, a.D}, "dq");
-  g.dk = out_ptr(dk, {a.B, a.Hkv, a.S, a.D}, "dk");
-  g.dv = out_ptr(dv, {a.B, a.Hkv, a.S, a.D}, "dv");
+  const AttnBwdArgs b = read_attn_bwd_args(r, Device::CPU);
+  const Attn a = with_tiles(b.a);
   switch (lanes()) {
-    case 16: backward<16>(a, g); break;
-    case 8: backward<8>(a, g); break;
-    default: backward<4>(a, g); break;
+    case 16: backward<16>(a, b.g); break;
+    case 8: backward<8>(a, b.g); break;
+    default: backward<4>(a, b.g); break;
   }
 }
 

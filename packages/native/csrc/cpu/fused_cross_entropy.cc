@@ -9,11 +9,11 @@
 #include "../core/simd.h"
 #include "../core/threadpool.h"
 #include "../shared/fused_math.h"
+#include "../shared/kernel_args/cross_entropy.h"
 
 namespace stellar {
 namespace {
 
-enum Reduction : int { RED_NONE = 0, RED_SUM = 1, RED_MEAN = 2 };
 // Small enough that a chunk and its exp values stay in L1 between the passes over it.
 constexpr int64_t kChunk = 2048;
 
@@ -77,32 +77,18 @@ int64_t read_target(const TDesc& t, int64_t r) {
   return t.dtype == DType::I32 ? t.ptr<int32_t>()[off] : t.ptr<int64_t>()[off];
 }
 
-void check_inputs(const TDesc& logits, const TDesc& targets, const char* what) {
-  STELLAR_CHECK(logits.dtype == DType::F32 && logits.ndim == 2, std::string(what) + ": logits must be (N, V) float32");
-  STELLAR_CHECK(logits.shape[1] <= 1 || logits.strides[1] == 1, std::string(what) + ": logits rows must have unit stride");
-  STELLAR_CHECK(targets.dtype == DType::I32 || targets.dtype == DType::I64, std::string(what) + ": targets must be int32 or int64");
-  STELLAR_CHECK(targets.ndim == 1 && targets.shape[0] == logits.shape[0], std::string(what) + ": targets must be (N)");
-}
-
-void check_vec(const TDesc& t, int64_t n, const char* what) {
-  STELLAR_CHECK(t.dtype == DType::F32 && t.contiguous() && t.numel == n, std::string(what) + " must be a contiguous float32 vector");
-}
-
 }  // namespace
 
-// args: reduction (0 none, 1 sum, 2 mean), ignore_index, label_smoothing, logits (N, V), targets (N),
-//       lse (N, out), out ((N) per-row losses for none, a scalar for sum/mean)
+// args: see shared/kernel_args/cross_entropy.h (reduction, ignore_index, label_smoothing, logits (N, V),
+//       targets (N), lse (N, out), out ((N) per-row losses for none, a scalar for sum/mean))
 STELLAR_KERNEL("cpu/fused_cross_entropy", a) {
-  int reduction = static_cast<int>(a.i());
-  int64_t ignore = a.i();
-  float eps = static_cast<float>(a.f());
-  TDesc logits = a.t(), targets = a.t(), lse = a.t(), out = a.t();
-  check_inputs(logits, targets, "fused_cross_entropy");
-  int64_t N = logits.shape[0], V = logits.shape[1];
-  check_vec(lse, N, "fused_cross_entropy: lse");
-  check_vec(out, reduction == RED_NONE ? N : 1, "fused_cross_entropy: output");
+  const XentArgs args = read_xent_fwd_args(a, Device::CPU);
+  const TDesc &logits = args.logits, &targets = args.targets, &out = args.out;
+  const int reduction = args.reduction;
+  const int64_t ignore = args.ignore, N = args.N, V = args.V;
+  const float eps = args.eps;
+  float* lp = args.lse.ptr<float>();
   const float* xp = logits.ptr<float>(); int64_t rs = logits.strides[0];
-  float* lp = lse.ptr<float>();
   std::vector<float> scratch(reduction == RED_NONE ? 0 : static_cast<size_t>(N));
   float* rp = reduction == RED_NONE ? out.ptr<float>() : scratch.data();
   bool smooth = eps != 0.f;
@@ -111,7 +97,7 @@ STELLAR_KERNEL("cpu/fused_cross_entropy", a) {
       int64_t t = read_target(targets, r);
       if (t == ignore) { lp[r] = 0.f; rp[r] = 0.f; continue; }
       if (t < 0 || t >= V)
-        throw Error("cross_entropy: target " + std::to_string(t) + " is out of range [0, " + std::to_string(V) + ") and is not ignore_index", "ERR_OUT_OF_BOUNDS");
+        throw xent_bad_target(t, V, true);
       const float* x = xp + r * rs;
       double sx = 0;
       float l = row_lse(x, V, smooth, &sx);
@@ -133,20 +119,15 @@ STELLAR_KERNEL("cpu/fused_cross_entropy", a) {
 
 // dlogits[r] = scale_r * (softmax(x_r) - (1 - eps) onehot(t_r) - eps / V), 0 for ignored rows;
 // scale_r = g[r] (none), g (sum), g / count (mean).
-// args: reduction, ignore_index, label_smoothing, logits (N, V), targets (N), lse (N),
-//       g (scalar, or (N) for none; any stride), dlogits (N, V contiguous)
+// args: see shared/kernel_args/cross_entropy.h (reduction, ignore_index, label_smoothing, logits (N, V),
+//       targets (N), lse (N), g (scalar, or (N) for none; any stride), dlogits (N, V contiguous))
 STELLAR_KERNEL("cpu/fused_cross_entropy_backward", a) {
-  int reduction = static_cast<int>(a.i());
-  int64_t ignore = a.i();
-  float eps = static_cast<float>(a.f());
-  TDesc logits = a.t(), targets = a.t(), lse = a.t(), g = a.t(), dl = a.t();
-  check_inputs(logits, targets, "fused_cross_entropy_backward");
-  int64_t N = logits.shape[0], V = logits.shape[1];
-  check_vec(lse, N, "fused_cross_entropy_backward: lse");
-  STELLAR_CHECK(dl.dtype == DType::F32 && dl.contiguous() && dl.numel == N * V, "fused_cross_entropy_backward: dlogits must be contiguous (N, V)");
-  STELLAR_CHECK(g.dtype == DType::F32 && g.numel == (reduction == RED_NONE ? N : 1), "fused_cross_entropy_backward: bad gradient");
-  const float* gp = g.ptr<float>();
-  int64_t gs = reduction == RED_NONE && g.ndim ? g.strides[0] : 0;
+  const XentArgs args = read_xent_bwd_args(a, Device::CPU);
+  const TDesc &logits = args.logits, &targets = args.targets;
+  const int reduction = args.reduction;
+  const int64_t ignore = args.ignore, N = args.N, V = args.V, gs = xent_grad_stride(args);
+  const float eps = args.eps;
+  const float* gp = args.g.ptr<float>();
   double scale = reduction == RED_NONE ? 0.0 : gp[0];
   if (reduction == RED_MEAN) {
     int64_t count = 0;
@@ -154,7 +135,7 @@ STELLAR_KERNEL("cpu/fused_cross_entropy_backward", a) {
     scale = count ? scale / static_cast<double>(count) : 0.0;
   }
   const float* xp = logits.ptr<float>(); int64_t rs = logits.strides[0];
-  const float* lp = lse.ptr<float>(); float* dp = dl.ptr<float>();
+  const float* lp = args.lse.ptr<float>(); float* dp = args.dl.ptr<float>();
   float smooth = static_cast<float>(static_cast<double>(eps) / static_cast<double>(V));
   parallel_for(N, std::max<int64_t>(1, 32768 / std::max<int64_t>(V, 1)), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
@@ -162,7 +143,7 @@ STELLAR_KERNEL("cpu/fused_cross_entropy_backward", a) {
       int64_t t = read_target(targets, r);
       if (t == ignore) { for (int64_t c = 0; c < V; ++c) d[c] = 0.f; continue; }
       if (t < 0 || t >= V)
-        throw Error("cross_entropy: target " + std::to_string(t) + " is out of range [0, " + std::to_string(V) + ")", "ERR_OUT_OF_BOUNDS");
+        throw xent_bad_target(t, V, false);
       float sc = static_cast<float>(reduction == RED_NONE ? gp[r * gs] : scale);
       softmax_grad_row(xp + r * rs, d, V, lp[r], sc, smooth);
       d[t] -= sc * (1.f - eps);

@@ -6,6 +6,7 @@
 #include "../core/simd.h"
 #include "../core/threadpool.h"
 #include "../shared/fused_math.h"
+#include "../shared/kernel_args/rope.h"
 
 namespace stellar {
 namespace {
@@ -24,40 +25,28 @@ double read_pos(const TDesc& p, int64_t b, int64_t t) {
 
 }  // namespace
 
-// args: theta, linear_factor (rotation uses pos / factor), xpos_scale_base (0 = no XPos),
-//       xpos_sign (+1 query, -1 key), inverse (0/1: backward), x (B, H, T, D; unit last stride),
-//       positions (B, T) int32/int64 (stride 0 over B when shared), y (B, H, T, D; unit last stride)
+// args: see shared/kernel_args/rope.h (theta, linear_factor, xpos_scale_base, xpos_sign, inverse,
+//       x (B, H, T, D), positions (B, T), y (B, H, T, D))
 STELLAR_KERNEL("cpu/fused_rope", a) {
-  double theta = a.f(), factor = a.f(), scale_base = a.f(), sign = a.f();
-  bool inverse = a.b();
-  TDesc x = a.t(), pos = a.t(), y = a.t();
-  STELLAR_CHECK(x.dtype == DType::F32 && y.dtype == DType::F32, "fused_rope: x must be float32");
-  STELLAR_CHECK(x.ndim == 4 && y.ndim == 4, "fused_rope: x must be (B, H, T, D)");
-  for (int d = 0; d < 4; ++d) STELLAR_CHECK(x.shape[d] == y.shape[d], "fused_rope: output shape mismatch");
-  int64_t B = x.shape[0], H = x.shape[1], T = x.shape[2], D = x.shape[3];
-  STELLAR_CHECK(D % 2 == 0, "fused_rope: head dim must be even");
-  STELLAR_CHECK(D <= 1 || (x.strides[3] == 1 && y.strides[3] == 1), "fused_rope: the head dim must have unit stride");
-  STELLAR_CHECK(pos.dtype == DType::I32 || pos.dtype == DType::I64, "fused_rope: positions must be int32 or int64");
-  STELLAR_CHECK(pos.ndim == 2 && pos.shape[0] == B && pos.shape[1] == T, "fused_rope: positions must be (B, T)");
-  STELLAR_CHECK(theta > 0 && factor > 0, "fused_rope: theta and the scaling factor must be positive");
+  const RopeArgs r = read_rope_args(a, Device::CPU);
+  const TDesc &x = r.x, &pos = r.pos, &y = r.y;
   if (x.numel == 0) return;
-  int64_t half = D / 2;
+  const int64_t B = r.B, H = r.H, T = r.T, D = r.D, half = r.half, P = r.P;
+  const bool shared = r.shared;
 
   std::vector<double> inv_freq(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; ++i) inv_freq[i] = rope_inv_freq(i, D, theta);
+  for (int64_t i = 0; i < half; ++i) inv_freq[i] = rope_inv_freq(i, D, r.theta);
   // One (cos, sin) table row per distinct position row: T rows when positions are shared over B.
-  bool shared = B == 1 || pos.strides[0] == 0;
-  int64_t P = shared ? T : B * T;
   std::vector<float> ct(static_cast<size_t>(P * half)), st(static_cast<size_t>(P * half));
   parallel_for(P, std::max<int64_t>(1, 1024 / std::max<int64_t>(half, 1)), [&](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) {
       double ps = shared ? read_pos(pos, 0, p) : read_pos(pos, p / T, p % T);
       for (int64_t i = 0; i < half; ++i) {
-        double sc = scale_base > 0 ? xpos_scale(i, D, ps, scale_base, sign) : 1.0;
+        double sc = r.scale_base > 0 ? xpos_scale(i, D, ps, r.scale_base, r.sign) : 1.0;
         float c, s;
-        rope_coeffs(ps / factor, inv_freq[i], sc, &c, &s);
+        rope_coeffs(ps / r.factor, inv_freq[i], sc, &c, &s);
         ct[p * half + i] = c;
-        st[p * half + i] = inverse ? -s : s;
+        st[p * half + i] = r.inverse ? -s : s;
       }
     }
   });

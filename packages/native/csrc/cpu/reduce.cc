@@ -5,6 +5,7 @@
 #include "../core/registry.h"
 #include "../core/simd.h"
 #include "strided.h"
+#include "../shared/kernel_args/reduce.h"
 #include "../shared/reduce_math.h"
 
 namespace stellar {
@@ -34,30 +35,17 @@ STELLAR_MULTIVERSION void add_rows(float* acc, const float* x, int64_t n) {
 
 }  // namespace
 
-// args: op, nred (number of trailing reduced dims), x, y (y: float32 or int64 for arg ops)
+// args: see shared/kernel_args/reduce.h (op, nred, x, y)
 STELLAR_KERNEL("cpu/reduce", a) {
-  int op = static_cast<int>(a.i());
-  int nred = static_cast<int>(a.i());
-  TDesc x = a.t(), y = a.t();
-  STELLAR_CHECK(x.dtype == DType::F32, "reduce: input must be float32");
-  STELLAR_CHECK(nred >= 0 && nred <= x.ndim, "reduce: bad number of reduced dims");
-  int nkeep = x.ndim - nred;
-  int64_t R = 1, O = 1;
-  for (int d = 0; d < nkeep; ++d) O *= x.shape[d];
-  for (int d = nkeep; d < x.ndim; ++d) R *= x.shape[d];
-  STELLAR_CHECK(y.numel == O, "reduce: output size mismatch");
-  bool arg = op == R_ARGMAX || op == R_ARGMIN;
-  STELLAR_CHECK(arg ? y.dtype == DType::I64 : y.dtype == DType::F32, "reduce: wrong output dtype");
-  STELLAR_CHECK(R > 0 || op == R_SUM || op == R_MEAN, "reduce: max/min/argmax/logsumexp of an empty dimension");
+  const ReduceArgs args = read_reduce_args(a, Device::CPU);
+  const int op = args.op;
+  const int64_t R = args.R, O = args.O;
+  const TDesc &y = args.y, &inner = args.inner, &outer = args.outer;
 
-  // Inner (reduced) part as its own view, to walk it with coalesced strides.
-  TDesc inner = x; inner.ndim = nred; inner.numel = R;
-  for (int d = 0; d < nred; ++d) { inner.shape[d] = x.shape[nkeep + d]; inner.strides[d] = x.strides[nkeep + d]; }
+  // The reduced part walked with coalesced strides.
   StridedIter<1> rit(inner, {&inner});
-  TDesc outer = x; outer.ndim = nkeep; outer.numel = O;
-  for (int d = 0; d < nkeep; ++d) { outer.shape[d] = x.shape[d]; outer.strides[d] = x.strides[d]; }
 
-  const float* xp = x.ptr<float>();
+  const float* xp = args.x.ptr<float>();
   bool inner_contig = rit.ndim == 1 && (rit.inner_stride(0) == 1 || R == 1);
 
   // Sum/mean whose kept dims are contiguous in memory and reduced dims are outer: accumulate whole rows.

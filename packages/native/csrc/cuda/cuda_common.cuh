@@ -17,6 +17,7 @@
 #include "../core/common.h"
 #include "../core/registry.h"
 #include "../cpu/strided.h"
+#include "../shared/kernel_args/device.h"
 
 namespace stellar {
 namespace cu {
@@ -28,7 +29,7 @@ inline void check(cudaError_t e, const char* what) { if (e != cudaSuccess) fail(
 inline void launched(const char* name) { check(cudaGetLastError(), name); }
 
 // Every tensor handed to a cuda/ kernel must live on the device.
-void require_device(const char* kernel, std::initializer_list<const TDesc*> ts);
+inline void require_device(const char* kernel, std::initializer_list<const TDesc*> ts) { require_on(Device::CUDA, kernel, ts); }
 
 constexpr int kBlock = 256;  // threads per block for 1-D kernels; a power of two (block_reduce needs it)
 inline unsigned blocks_for(int64_t n, int block = kBlock) {

@@ -4,12 +4,11 @@
 // the CPU). Out-of-range targets raise ERR_OUT_OF_BOUNDS through a device flag.
 #include <string>
 #include "../shared/fused_math.h"
+#include "../shared/kernel_args/cross_entropy.h"
 #include "cuda_common.cuh"
 
 namespace stellar {
 namespace {
-
-enum Reduction : int { RED_NONE = 0, RED_SUM = 1, RED_MEAN = 2 };
 
 struct MaxOp { __device__ float operator()(float a, float b) const { return a > b ? a : b; } };
 struct SumOp { __device__ double operator()(double a, double b) const { return a + b; } };
@@ -98,53 +97,34 @@ __global__ void xent_bwd_kernel(const float* x, int64_t rs, Targets tg, const fl
 
 Targets targets_of(const TDesc& t) { return {t.base, t.dtype == DType::I64, t.ndim ? t.strides[0] : 0}; }
 
-void check_inputs(const TDesc& logits, const TDesc& targets, const char* what) {
-  STELLAR_CHECK(logits.dtype == DType::F32 && logits.ndim == 2, std::string(what) + ": logits must be (N, V) float32");
-  STELLAR_CHECK(logits.shape[1] <= 1 || logits.strides[1] == 1, std::string(what) + ": logits rows must have unit stride");
-  STELLAR_CHECK(targets.dtype == DType::I32 || targets.dtype == DType::I64, std::string(what) + ": targets must be int32 or int64");
-  STELLAR_CHECK(targets.ndim == 1 && targets.shape[0] == logits.shape[0], std::string(what) + ": targets must be (N)");
-}
-
-void check_vec(const TDesc& t, int64_t n, const char* what) {
-  STELLAR_CHECK(t.dtype == DType::F32 && t.contiguous() && t.numel == n, std::string(what) + " must be a contiguous float32 vector");
-}
-
 void throw_if_bad_target(const cu::ErrorFlag& f, int64_t V) {
   long long t = 0;
   if (f.read(&t))
-    throw Error("cross_entropy: target " + std::to_string(t) + " is out of range [0, " + std::to_string(V) + ") and is not ignore_index",
-                "ERR_OUT_OF_BOUNDS");
+    throw xent_bad_target(t, V, true);
 }
 
 unsigned row_blocks(int64_t rows) { return static_cast<unsigned>(std::max<int64_t>(1, std::min<int64_t>(rows, int64_t(1) << 20))); }
 
 }  // namespace
 
-// args: reduction (0 none, 1 sum, 2 mean), ignore_index, label_smoothing, logits (N, V), targets (N),
-//       lse (N, out), out ((N) per-row losses for none, a scalar for sum/mean)
+// args: see shared/kernel_args/cross_entropy.h (as cpu/fused_cross_entropy)
 STELLAR_KERNEL("cuda/fused_cross_entropy", a) {
-  int reduction = static_cast<int>(a.i());
-  int64_t ignore = a.i();
-  float eps = static_cast<float>(a.f());
-  TDesc logits = a.t(), targets = a.t(), lse = a.t(), out = a.t();
-  cu::require_device("cuda/fused_cross_entropy", {&logits, &targets, &lse, &out});
-  check_inputs(logits, targets, "fused_cross_entropy");
-  int64_t N = logits.shape[0], V = logits.shape[1];
-  check_vec(lse, N, "fused_cross_entropy: lse");
-  check_vec(out, reduction == RED_NONE ? N : 1, "fused_cross_entropy: output");
+  const XentArgs r = read_xent_fwd_args(a, Device::CUDA);
+  const int64_t N = r.N, V = r.V;
+  const int reduction = r.reduction;
   if (N == 0) {
-    if (reduction != RED_NONE) STELLAR_CUDA_CHECK(cudaMemsetAsync(out.base, 0, sizeof(float)));
+    if (reduction != RED_NONE) STELLAR_CUDA_CHECK(cudaMemsetAsync(r.out.base, 0, sizeof(float)));
     return;
   }
   cu::Scratch rows(reduction == RED_NONE ? 1 : static_cast<size_t>(N) * sizeof(float));
-  float* rp = reduction == RED_NONE ? out.ptr<float>() : rows.as<float>();
+  float* rp = reduction == RED_NONE ? r.out.ptr<float>() : rows.as<float>();
   cu::ErrorFlag flag;
-  Targets tg = targets_of(targets);
-  STELLAR_LAUNCH(row_blocks(N), cu::kBlock, xent_fwd_kernel)(logits.ptr<float>(), logits.strides[0], tg, N, V, ignore, eps,
-                                                             lse.ptr<float>(), rp, flag.ptr());
+  Targets tg = targets_of(r.targets);
+  STELLAR_LAUNCH(row_blocks(N), cu::kBlock, xent_fwd_kernel)(r.logits.ptr<float>(), r.logits.strides[0], tg, N, V, r.ignore, r.eps,
+                                                             r.lse.ptr<float>(), rp, flag.ptr());
   cu::launched("cuda/fused_cross_entropy");
   if (reduction != RED_NONE) {
-    STELLAR_LAUNCH(1, 1, xent_reduce_kernel)(rp, tg, N, ignore, reduction == RED_MEAN, out.ptr<float>());
+    STELLAR_LAUNCH(1, 1, xent_reduce_kernel)(rp, tg, N, r.ignore, reduction == RED_MEAN, r.out.ptr<float>());
     cu::launched("cuda/fused_cross_entropy");
   }
   throw_if_bad_target(flag, V);
@@ -152,36 +132,26 @@ STELLAR_KERNEL("cuda/fused_cross_entropy", a) {
 
 // dlogits[r] = scale_r * (softmax(x_r) - (1 - eps) onehot(t_r) - eps / V), 0 for ignored rows;
 // scale_r = g[r] (none), g (sum), g / count (mean).
-// args: reduction, ignore_index, label_smoothing, logits (N, V), targets (N), lse (N),
-//       g (scalar, or (N) for none; any stride), dlogits (N, V contiguous)
+// args: see shared/kernel_args/cross_entropy.h (as cpu/fused_cross_entropy_backward)
 STELLAR_KERNEL("cuda/fused_cross_entropy_backward", a) {
-  int reduction = static_cast<int>(a.i());
-  int64_t ignore = a.i();
-  float eps = static_cast<float>(a.f());
-  TDesc logits = a.t(), targets = a.t(), lse = a.t(), g = a.t(), dl = a.t();
-  cu::require_device("cuda/fused_cross_entropy_backward", {&logits, &targets, &lse, &g, &dl});
-  check_inputs(logits, targets, "fused_cross_entropy_backward");
-  int64_t N = logits.shape[0], V = logits.shape[1];
-  check_vec(lse, N, "fused_cross_entropy_backward: lse");
-  STELLAR_CHECK(dl.dtype == DType::F32 && dl.contiguous() && dl.numel == N * V, "fused_cross_entropy_backward: dlogits must be contiguous (N, V)");
-  STELLAR_CHECK(g.dtype == DType::F32 && g.numel == (reduction == RED_NONE ? N : 1), "fused_cross_entropy_backward: bad gradient");
+  const XentArgs r = read_xent_bwd_args(a, Device::CUDA);
+  const int64_t N = r.N, V = r.V;
+  const int reduction = r.reduction;
   if (N == 0) return;
-  int64_t gs = reduction == RED_NONE && g.ndim ? g.strides[0] : 0;
-  Targets tg = targets_of(targets);
+  Targets tg = targets_of(r.targets);
   cu::Scratch scale(sizeof(double));
   if (reduction != RED_NONE) {
-    STELLAR_LAUNCH(1, 1, xent_scale_kernel)(g.ptr<float>(), tg, N, ignore, reduction == RED_MEAN, scale.as<double>());
+    STELLAR_LAUNCH(1, 1, xent_scale_kernel)(r.g.ptr<float>(), tg, N, r.ignore, reduction == RED_MEAN, scale.as<double>());
     cu::launched("cuda/fused_cross_entropy_backward");
   }
-  float smooth = static_cast<float>(static_cast<double>(eps) / static_cast<double>(V));
+  float smooth = static_cast<float>(static_cast<double>(r.eps) / static_cast<double>(V));
   cu::ErrorFlag flag;
-  STELLAR_LAUNCH(row_blocks(N), cu::kBlock, xent_bwd_kernel)(logits.ptr<float>(), logits.strides[0], tg, lse.ptr<float>(), g.ptr<float>(), gs,
-                                                             reduction == RED_NONE ? nullptr : scale.as<double>(), N, V, ignore, eps, smooth,
-                                                             dl.ptr<float>(), flag.ptr());
+  STELLAR_LAUNCH(row_blocks(N), cu::kBlock, xent_bwd_kernel)(r.logits.ptr<float>(), r.logits.strides[0], tg, r.lse.ptr<float>(), r.g.ptr<float>(),
+                                                             xent_grad_stride(r), reduction == RED_NONE ? nullptr : scale.as<double>(), N, V,
+                                                             r.ignore, r.eps, smooth, r.dl.ptr<float>(), flag.ptr());
   cu::launched("cuda/fused_cross_entropy_backward");
   long long t = 0;
-  if (flag.read(&t))
-    throw Error("cross_entropy: target " + std::to_string(t) + " is out of range [0, " + std::to_string(V) + ")", "ERR_OUT_OF_BOUNDS");
+  if (flag.read(&t)) throw xent_bad_target(t, V, false);
 }
 
 }  // namespace stellar

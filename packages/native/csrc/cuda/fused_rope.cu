@@ -2,6 +2,7 @@
 // scaling and XPos. As on the CPU, a (position row, pair) table of cos/sin is computed first, in double
 // through shared/fused_math.h, then every (b, h, t, pair) is rotated by it.
 #include "../shared/fused_math.h"
+#include "../shared/kernel_args/rope.h"
 #include "cuda_common.cuh"
 
 namespace stellar {
@@ -54,37 +55,22 @@ __global__ void rope_apply_kernel(RopeApply k, int64_t total) {
 
 }  // namespace
 
-// args: theta, linear_factor (rotation uses pos / factor), xpos_scale_base (0 = no XPos),
-//       xpos_sign (+1 query, -1 key), inverse (0/1: backward), x (B, H, T, D; unit last stride),
-//       positions (B, T) int32/int64 (stride 0 over B when shared), y (B, H, T, D; unit last stride)
+// args: see shared/kernel_args/rope.h (as cpu/fused_rope)
 STELLAR_KERNEL("cuda/fused_rope", a) {
-  double theta = a.f(), factor = a.f(), scale_base = a.f(), sign = a.f();
-  bool inverse = a.b();
-  TDesc x = a.t(), pos = a.t(), y = a.t();
-  cu::require_device("cuda/fused_rope", {&x, &pos, &y});
-  STELLAR_CHECK(x.dtype == DType::F32 && y.dtype == DType::F32, "fused_rope: x must be float32");
-  STELLAR_CHECK(x.ndim == 4 && y.ndim == 4, "fused_rope: x must be (B, H, T, D)");
-  for (int d = 0; d < 4; ++d) STELLAR_CHECK(x.shape[d] == y.shape[d], "fused_rope: output shape mismatch");
-  int64_t B = x.shape[0], H = x.shape[1], T = x.shape[2], D = x.shape[3];
-  STELLAR_CHECK(D % 2 == 0, "fused_rope: head dim must be even");
-  STELLAR_CHECK(D <= 1 || (x.strides[3] == 1 && y.strides[3] == 1), "fused_rope: the head dim must have unit stride");
-  STELLAR_CHECK(pos.dtype == DType::I32 || pos.dtype == DType::I64, "fused_rope: positions must be int32 or int64");
-  STELLAR_CHECK(pos.ndim == 2 && pos.shape[0] == B && pos.shape[1] == T, "fused_rope: positions must be (B, T)");
-  STELLAR_CHECK(theta > 0 && factor > 0, "fused_rope: theta and the scaling factor must be positive");
+  const RopeArgs r = read_rope_args(a, Device::CUDA);
+  const TDesc &x = r.x, &pos = r.pos, &y = r.y;
   if (x.numel == 0) return;
-  const int64_t half = D / 2;
-  const bool shared = B == 1 || pos.strides[0] == 0;
-  const int64_t P = shared ? T : B * T;
+  const int64_t H = r.H, T = r.T, half = r.half, P = r.P;
   cu::Scratch table(static_cast<size_t>(2 * P * half) * sizeof(float));
   float* ct = table.as<float>();
   float* st = ct + P * half;
-  RopeTable tk{pos.base, pos.dtype == DType::I64, pos.strides[0], pos.strides[1], T, half, D, P, shared,
-               theta, factor, scale_base, sign, inverse, ct, st};
+  RopeTable tk{pos.base, pos.dtype == DType::I64, pos.strides[0], pos.strides[1], T, half, r.D, P, r.shared,
+               r.theta, r.factor, r.scale_base, r.sign, r.inverse, ct, st};
   STELLAR_LAUNCH(cu::blocks_for(P * half), cu::kBlock, rope_table_kernel)(tk);
   cu::launched("cuda/fused_rope");
   RopeApply ak{x.ptr<float>(), y.ptr<float>(), {x.strides[0], x.strides[1], x.strides[2]},
-               {y.strides[0], y.strides[1], y.strides[2]}, H, T, half, shared, ct, st};
-  const int64_t total = B * H * T * half;
+               {y.strides[0], y.strides[1], y.strides[2]}, H, T, half, r.shared, ct, st};
+  const int64_t total = r.B * H * T * half;
   STELLAR_LAUNCH(cu::blocks_for(total), cu::kBlock, rope_apply_kernel)(ak, total);
   cu::launched("cuda/fused_rope");
 }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 #include "../shared/dtype_convert.h"
+#include "../shared/kernel_args/gemm.h"
 #include "cuda_common.cuh"
 
 namespace stellar {
@@ -60,19 +61,6 @@ const Cublas& cublas() {
 bool cublas_allowed() {
   const char* e = std::getenv("STELLAR_CUBLAS");
   return !(e && e[0] == '0');
-}
-
-// Same layout rules as cpu/gemm.cc: each operand has a unit stride in one of its last two dims.
-struct MatView { bool trans; int64_t ld; int64_t bstride; };
-
-MatView mat_view(const TDesc& t, const char* name) {
-  STELLAR_CHECK(t.ndim == 3, std::string("gemm: ") + name + " must be 3-D (batch, rows, cols)");
-  MatView v;
-  v.bstride = t.strides[0];
-  if (t.strides[2] == 1 || t.shape[2] == 1) { v.trans = false; v.ld = std::max<int64_t>(t.strides[1], std::max<int64_t>(t.shape[2], 1)); }
-  else if (t.strides[1] == 1 || t.shape[1] == 1) { v.trans = true; v.ld = std::max<int64_t>(t.strides[2], std::max<int64_t>(t.shape[1], 1)); }
-  else throw Error(std::string("gemm: ") + name + " needs a unit stride in one of its last two dims");
-  return v;
 }
 
 bool fits_int(std::initializer_list<int64_t> v) {
@@ -175,24 +163,15 @@ void gemm_tiled(const TDesc& A, const TDesc& B, const TDesc& C, int64_t batch, i
 
 }  // namespace
 
-// C = alpha * A @ B + beta * C. args: alpha, beta, A, B, C
+// C = alpha * A @ B + beta * C. args: alpha, beta, A, B, C (see shared/kernel_args/gemm.h)
 STELLAR_KERNEL("cuda/gemm", a) {
-  float alpha = static_cast<float>(a.f()), beta = static_cast<float>(a.f());
-  TDesc A = a.t(), B = a.t(), C = a.t();
-  cu::require_device("cuda/gemm", {&A, &B, &C});
-  STELLAR_CHECK(C.ndim == 3 && C.strides[2] == 1, "gemm: C must be a row-major 3-D view");
-  STELLAR_CHECK(A.ndim == 3 && B.ndim == 3, "gemm: A and B must be 3-D (batch, rows, cols)");
-  int64_t batch = C.shape[0], M = C.shape[1], N = C.shape[2], K = A.shape[2];
-  STELLAR_CHECK(A.shape[1] == M && B.shape[1] == K && B.shape[2] == N, "gemm: shape mismatch");
-  STELLAR_CHECK(A.shape[0] == batch && B.shape[0] == batch, "gemm: batch mismatch");
-  MatView va = mat_view(A, "A"), vb = mat_view(B, "B");
-  int64_t ldc = std::max<int64_t>(C.strides[1], std::max<int64_t>(N, 1));
-  bool bf16 = A.dtype == DType::BF16;
-  STELLAR_CHECK(A.dtype == B.dtype && (A.dtype == DType::F32 || bf16) && C.dtype == DType::F32,
-                "gemm: inputs must both be float32 or both bfloat16, output float32");
+  const GemmArgs g = read_gemm_args(a, Device::CUDA);
+  const TDesc &A = g.A, &B = g.B, &C = g.C;
+  const int64_t batch = g.batch, M = g.M, N = g.N, K = g.K;
+  const float alpha = g.alpha, beta = g.beta;
   if (M == 0 || N == 0 || batch == 0) return;
-  if (gemm_cublas(A, B, C, va, vb, batch, M, N, K, ldc, alpha, beta, bf16)) return;
-  if (bf16) gemm_tiled<uint16_t>(A, B, C, batch, M, N, K, alpha, beta);
+  if (gemm_cublas(A, B, C, g.va, g.vb, batch, M, N, K, g.ldc, alpha, beta, g.bf16)) return;
+  if (g.bf16) gemm_tiled<uint16_t>(A, B, C, batch, M, N, K, alpha, beta);
   else gemm_tiled<float>(A, B, C, batch, M, N, K, alpha, beta);
   cu::launched("cuda/gemm");
 }

@@ -2,6 +2,7 @@
 // last dim. Out-of-range indices raise a device flag that is read back after the launch and thrown
 // as ERR_INDEX_OUT_OF_RANGE (the offending element is skipped, never written out of bounds).
 #include <string>
+#include "../shared/kernel_args/index.h"
 #include "cuda_common.cuh"
 
 namespace stellar {
@@ -11,10 +12,6 @@ __device__ __forceinline__ int64_t load_index(const char* ids, bool i64, int64_t
   return i64 ? reinterpret_cast<const int64_t*>(ids)[off] : static_cast<int64_t>(reinterpret_cast<const int32_t*>(ids)[off]);
 }
 
-void require_ids(const TDesc& ids) {
-  if (ids.dtype != DType::I32 && ids.dtype != DType::I64) throw Error("indices must be int32 or int64");
-}
-
 void throw_if_raised(const cu::ErrorFlag& f, const std::string& what, int64_t bound) {
   long long v = 0;
   if (f.read(&v))
@@ -22,15 +19,23 @@ void throw_if_raised(const cu::ErrorFlag& f, const std::string& what, int64_t bo
                 "ERR_INDEX_OUT_OF_RANGE");
 }
 
+// Element e of the picked side (outer, m, inner) -> its element of the dense side (outer, n, inner),
+// indices wrapping once from the end; -1 (flag raised with the raw index) when out of range.
+__device__ __forceinline__ int64_t dense_elem(int64_t e, const char* ids, bool i64, const cu::DevView& iv, int64_t n,
+                                              int64_t m, int64_t inner, long long* flag) {
+  const int64_t c = e % inner, oj = e / inner, j = oj % m, o = oj / m;
+  const int64_t raw = load_index(ids, i64, iv.offset_of(j)), v = raw < 0 ? raw + n : raw;
+  if (v < 0 || v >= n) { cu::raise_flag(flag, raw); return -1; }
+  return (o * n + v) * inner + c;
+}
+
 // y (outer, m, inner) = x (outer, n, inner) rows picked by ids; W is a word of the element size.
 template <class W>
 __global__ void index_select_kernel(const W* x, const char* ids, bool i64, cu::DevView iv, W* y,
                                     int64_t n, int64_t m, int64_t inner, int64_t total, long long* flag) {
   STELLAR_GRID_LOOP(e, total) {
-    int64_t c = e % inner, oj = e / inner, j = oj % m, o = oj / m;
-    int64_t raw = load_index(ids, i64, iv.offset_of(j)), v = raw < 0 ? raw + n : raw;
-    if (v < 0 || v >= n) { cu::raise_flag(flag, raw); continue; }
-    y[e] = x[(o * n + v) * inner + c];
+    const int64_t s = dense_elem(e, ids, i64, iv, n, m, inner, flag);
+    if (s >= 0) y[e] = x[s];
   }
 }
 
@@ -38,10 +43,8 @@ __global__ void index_select_kernel(const W* x, const char* ids, bool i64, cu::D
 __global__ void index_add_kernel(const float* src, const char* ids, bool i64, cu::DevView iv, float* dst,
                                  int64_t n, int64_t m, int64_t inner, int64_t total, long long* flag) {
   STELLAR_GRID_LOOP(e, total) {
-    int64_t c = e % inner, oj = e / inner, j = oj % m, o = oj / m;
-    int64_t raw = load_index(ids, i64, iv.offset_of(j)), v = raw < 0 ? raw + n : raw;
-    if (v < 0 || v >= n) { cu::raise_flag(flag, raw); continue; }
-    atomicAdd(dst + (o * n + v) * inner + c, src[e]);
+    const int64_t d = dense_elem(e, ids, i64, iv, n, m, inner, flag);
+    if (d >= 0) atomicAdd(dst + d, src[e]);
   }
 }
 
@@ -76,14 +79,11 @@ void index_select_as(const TDesc& x, const TDesc& ids, const TDesc& y, int64_t n
 }  // namespace
 
 // x viewed contiguous as (outer, n, inner); ids (m); y contiguous (outer, m, inner).
-// args: outer, n, inner, x, ids, y
+// args: see shared/kernel_args/index.h (as cpu/index_select)
 STELLAR_KERNEL("cuda/index_select", a) {
-  int64_t outer = a.i(), n = a.i(), inner = a.i();
-  TDesc x = a.t(), ids = a.t(), y = a.t();
-  cu::require_device("cuda/index_select", {&x, &ids, &y});
-  STELLAR_CHECK(x.contiguous() && y.contiguous() && x.dtype == y.dtype, "index_select: contiguous same-dtype views expected");
-  require_ids(ids);
-  int64_t m = ids.numel, total = outer * m * inner;
+  const IndexAlongArgs r = read_index_select_args(a, Device::CUDA);
+  const TDesc &x = r.src, &ids = r.ids, &y = r.dst;
+  const int64_t n = r.n, m = r.m, inner = r.inner, total = r.outer * m * inner;
   if (total == 0) return;
   cu::ErrorFlag flag;
   switch (dtype_size(x.dtype)) {
@@ -96,52 +96,41 @@ STELLAR_KERNEL("cuda/index_select", a) {
   throw_if_raised(flag, "index_select", n);
 }
 
-// dst (outer, n, inner) += src (outer, m, inner) scattered by ids. args: outer, n, inner, src, ids, dst
+// dst (outer, n, inner) += src (outer, m, inner) scattered by ids.
+// args: see shared/kernel_args/index.h (as cpu/index_add)
 STELLAR_KERNEL("cuda/index_add", a) {
-  int64_t outer = a.i(), n = a.i(), inner = a.i();
-  TDesc src = a.t(), ids = a.t(), dst = a.t();
-  cu::require_device("cuda/index_add", {&src, &ids, &dst});
-  STELLAR_CHECK(src.contiguous() && dst.contiguous() && src.dtype == DType::F32 && dst.dtype == DType::F32,
-                "index_add: contiguous float32 views expected");
-  require_ids(ids);
-  int64_t m = ids.numel, total = outer * m * inner;
+  const IndexAlongArgs r = read_index_add_args(a, Device::CUDA);
+  const int64_t total = r.outer * r.m * r.inner;
   if (total == 0) return;
   cu::ErrorFlag flag;
   STELLAR_LAUNCH(cu::blocks_for(total), cu::kBlock, index_add_kernel)(
-      src.ptr<float>(), ids.base, ids.dtype == DType::I64, cu::dev_view(ids), dst.ptr<float>(), n, m, inner, total, flag.ptr());
+      r.src.ptr<float>(), r.ids.base, r.ids.dtype == DType::I64, cu::dev_view(r.ids), r.dst.ptr<float>(), r.n, r.m, r.inner,
+      total, flag.ptr());
   cu::launched("cuda/index_add");
-  throw_if_raised(flag, "index_add", n);
+  throw_if_raised(flag, "index_add", r.n);
 }
 
-// y[r, k] = x[r, idx[r, k]] over contiguous (R, V) and (R, K). args: x, idx, y
+// y[r, k] = x[r, idx[r, k]] over contiguous (R, V) and (R, K). args: see shared/kernel_args/index.h (as cpu/gather_last)
 STELLAR_KERNEL("cuda/gather_last", a) {
-  TDesc x = a.t(), ids = a.t(), y = a.t();
-  cu::require_device("cuda/gather_last", {&x, &ids, &y});
-  STELLAR_CHECK(x.contiguous() && ids.contiguous() && y.contiguous() && x.dtype == DType::F32, "gather: contiguous float32 expected");
-  require_ids(ids);
-  int64_t V = x.shape[x.ndim - 1], K = ids.shape[ids.ndim - 1], R = K ? ids.numel / K : 0;
-  if (R * K == 0) return;
+  const IndexLastArgs g = read_gather_last_args(a, Device::CUDA);
+  const int64_t n = g.R * g.K;
+  if (n == 0) return;
   cu::ErrorFlag flag;
-  STELLAR_LAUNCH(cu::blocks_for(R * K), cu::kBlock, gather_last_kernel)(
-      x.ptr<float>(), ids.base, ids.dtype == DType::I64, y.ptr<float>(), V, K, R * K, flag.ptr());
+  STELLAR_LAUNCH(cu::blocks_for(n), cu::kBlock, gather_last_kernel)(
+      g.src.ptr<float>(), g.ids.base, g.ids.dtype == DType::I64, g.dst.ptr<float>(), g.V, g.K, n, flag.ptr());
   cu::launched("cuda/gather_last");
-  throw_if_raised(flag, "gather", V);
+  throw_if_raised(flag, "gather", g.V);
 }
 
-// dst[r, idx[r, k]] += src[r, k]. args: src, idx, dst
+// dst[r, idx[r, k]] += src[r, k]. args: see shared/kernel_args/index.h (as cpu/scatter_add_last)
 STELLAR_KERNEL("cuda/scatter_add_last", a) {
-  TDesc src = a.t(), ids = a.t(), dst = a.t();
-  cu::require_device("cuda/scatter_add_last", {&src, &ids, &dst});
-  STELLAR_CHECK(src.contiguous() && ids.contiguous() && dst.contiguous(), "scatter_add: contiguous views expected");
-  STELLAR_CHECK(src.dtype == DType::F32 && dst.dtype == DType::F32, "scatter_add: float32 expected");
-  require_ids(ids);
-  int64_t V = dst.shape[dst.ndim - 1], K = ids.shape[ids.ndim - 1], R = K ? ids.numel / K : 0;
-  if (R == 0) return;
+  const IndexLastArgs g = read_scatter_add_last_args(a, Device::CUDA);
+  if (g.R == 0) return;
   cu::ErrorFlag flag;
-  STELLAR_LAUNCH(cu::blocks_for(R), cu::kBlock, scatter_add_last_kernel)(
-      src.ptr<float>(), ids.base, ids.dtype == DType::I64, dst.ptr<float>(), V, K, R, flag.ptr());
+  STELLAR_LAUNCH(cu::blocks_for(g.R), cu::kBlock, scatter_add_last_kernel)(
+      g.src.ptr<float>(), g.ids.base, g.ids.dtype == DType::I64, g.dst.ptr<float>(), g.V, g.K, g.R, flag.ptr());
   cu::launched("cuda/scatter_add_last");
-  throw_if_raised(flag, "scatter_add", V);
+  throw_if_raised(flag, "scatter_add", g.V);
 }
 
 }  // namespace stellar

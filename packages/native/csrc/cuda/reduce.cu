@@ -1,6 +1,7 @@
 // CUDA twin of cpu/reduce.cc: reductions over trailing dims (sum, mean, max, min, argmax, argmin,
 // logsumexp). Each output is reduced by a group of threads (threadIdx.y) whose partial results merge
 // with the order-independent rules of shared/reduce_math.h, so ties and NaNs resolve as on the CPU.
+#include "../shared/kernel_args/reduce.h"
 #include "../shared/reduce_math.h"
 #include "cuda_common.cuh"
 
@@ -92,32 +93,13 @@ __global__ void reduce_kernel(ReduceParams p) {
 
 }  // namespace
 
-// args: op, nred (number of trailing reduced dims), x, y (y: float32 or int64 for arg ops)
+// args: see shared/kernel_args/reduce.h (as cpu/reduce)
 STELLAR_KERNEL("cuda/reduce", a) {
-  int op = static_cast<int>(a.i());
-  int nred = static_cast<int>(a.i());
-  TDesc x = a.t(), y = a.t();
-  cu::require_device("cuda/reduce", {&x, &y});
-  STELLAR_CHECK(x.dtype == DType::F32, "reduce: input must be float32");
-  STELLAR_CHECK(nred >= 0 && nred <= x.ndim, "reduce: bad number of reduced dims");
-  STELLAR_CHECK(op >= R_SUM && op <= R_ARGMIN, "reduce: unknown op");
-  int nkeep = x.ndim - nred;
-  int64_t R = 1, O = 1;
-  for (int d = 0; d < nkeep; ++d) O *= x.shape[d];
-  for (int d = nkeep; d < x.ndim; ++d) R *= x.shape[d];
-  STELLAR_CHECK(y.numel == O, "reduce: output size mismatch");
-  bool arg = op == R_ARGMAX || op == R_ARGMIN;
-  STELLAR_CHECK(arg ? y.dtype == DType::I64 : y.dtype == DType::F32, "reduce: wrong output dtype");
-  STELLAR_CHECK(R > 0 || op == R_SUM || op == R_MEAN, "reduce: max/min/argmax/logsumexp of an empty dimension");
-  STELLAR_CHECK(y.contiguous(), "reduce: output must be contiguous");
+  const ReduceArgs r = read_reduce_args(a, Device::CUDA);
+  const int64_t O = r.O, R = r.R;
   if (O == 0) return;
-
-  TDesc inner = x; inner.ndim = nred; inner.numel = R;
-  for (int d = 0; d < nred; ++d) { inner.shape[d] = x.shape[nkeep + d]; inner.strides[d] = x.strides[nkeep + d]; }
-  TDesc outer = x; outer.ndim = nkeep; outer.numel = O;
-  for (int d = 0; d < nkeep; ++d) { outer.shape[d] = x.shape[d]; outer.strides[d] = x.strides[d]; }
-  ReduceParams p{op, O, R, cu::make_iter<1>(outer, {&outer}), cu::make_iter<1>(inner, {&inner}), x.ptr<float>(),
-                 arg ? nullptr : y.ptr<float>(), arg ? y.ptr<int64_t>() : nullptr};
+  ReduceParams p{r.op, O, R, cu::make_iter<1>(r.outer, {&r.outer}), cu::make_iter<1>(r.inner, {&r.inner}), r.x.ptr<float>(),
+                 r.arg ? nullptr : r.y.ptr<float>(), r.arg ? r.y.ptr<int64_t>() : nullptr};
 
   // Kept dims contiguous and reduced dims not: neighbouring threads take neighbouring outputs (coalesced
   // column sums, e.g. bias gradients). Otherwise one group per output sized to the reduced length.

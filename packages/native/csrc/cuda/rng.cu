@@ -1,16 +1,12 @@
 // CUDA twins of cpu/rng.cc: Philox streams (uniform, normal, bernoulli) and multinomial sampling.
 // Element i uses the same Philox counter as on the CPU (shared/random_math.h), so a seed draws the
 // same numbers on either device.
+#include "../shared/kernel_args/rng.h"
 #include "../shared/random_math.h"
 #include "cuda_common.cuh"
 
 namespace stellar {
 namespace {
-
-uint64_t read_u64(ArgReader& a) {  // JS passes 64-bit values as two 32-bit halves (doubles are exact there)
-  uint64_t hi = static_cast<uint64_t>(a.i()), lo = static_cast<uint64_t>(a.i());
-  return (hi << 32) | lo;
-}
 
 __global__ void rng_kernel(float* y, int64_t n, int dist, float p0, float p1, uint64_t seed, uint64_t offset) {
   STELLAR_GRID_LOOP(i, n) y[i] = rng_sample(dist, p0, p1, seed, offset, static_cast<uint64_t>(i));
@@ -58,34 +54,24 @@ __global__ void multinomial_kernel(const float* p, int64_t R, int64_t V, int64_t
 
 }  // namespace
 
-// args: dist, p0, p1, seed(hi, lo), offset(hi, lo), y (contiguous f32)
-// uniform: [p0, p1); normal: mean p0, std p1; bernoulli: value p1 with probability p0, else 0.
+// args: see shared/kernel_args/rng.h (as cpu/rng)
 STELLAR_KERNEL("cuda/rng", a) {
-  int dist = static_cast<int>(a.i());
-  float p0 = static_cast<float>(a.f()), p1 = static_cast<float>(a.f());
-  uint64_t seed = read_u64(a), offset = read_u64(a);
-  TDesc y = a.t();
-  cu::require_device("cuda/rng", {&y});
-  STELLAR_CHECK(y.dtype == DType::F32 && y.contiguous(), "rng: output must be contiguous float32");
-  if (y.numel == 0) return;
-  STELLAR_LAUNCH(cu::blocks_for(y.numel), cu::kBlock, rng_kernel)(y.ptr<float>(), y.numel, dist, p0, p1, seed, offset);
+  const RngArgs r = read_rng_args(a, Device::CUDA);
+  if (r.y.numel == 0) return;
+  STELLAR_LAUNCH(cu::blocks_for(r.y.numel), cu::kBlock, rng_kernel)(r.y.ptr<float>(), r.y.numel, r.dist, r.p0, r.p1, r.seed, r.offset);
   cu::launched("cuda/rng");
 }
 
 // One draw per row of non-negative weights (R, V) -> int64 (R, n), with replacement.
-// args: n, seed(hi, lo), offset(hi, lo), probs, out
+// args: see shared/kernel_args/rng.h (as cpu/multinomial)
 STELLAR_KERNEL("cuda/multinomial", a) {
-  int64_t n = a.i();
-  uint64_t seed = read_u64(a), offset = read_u64(a);
-  TDesc p = a.t(), out = a.t();
-  cu::require_device("cuda/multinomial", {&p, &out});
-  STELLAR_CHECK(p.dtype == DType::F32 && p.contiguous() && out.dtype == DType::I64 && out.contiguous(), "multinomial: bad views");
-  int64_t V = p.shape[p.ndim - 1], R = V ? p.numel / V : 0;
+  const MultinomialArgs m = read_multinomial_args(a, Device::CUDA);
+  const int64_t R = m.R, V = m.V;
   if (R == 0) return;
   cu::Scratch cdf(static_cast<size_t>(R * V) * sizeof(double));
   cu::ErrorFlag flag;
   STELLAR_LAUNCH(static_cast<unsigned>(std::min<int64_t>(R, int64_t(1) << 20)), cu::kBlock, multinomial_kernel)(
-      p.ptr<float>(), R, V, n, seed, offset, cdf.as<double>(), out.ptr<int64_t>(), flag.ptr());
+      m.p.ptr<float>(), R, V, m.n, m.seed, m.offset, cdf.as<double>(), m.out.ptr<int64_t>(), flag.ptr());
   cu::launched("cuda/multinomial");
   long long what = 0;
   if (flag.read(&what)) {

@@ -41,12 +41,6 @@ void fail(cudaError_t e, const char* what) {
   throw Error(std::string("CUDA error in ") + what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")",
               "ERR_CUDA_RUNTIME");
 }
-void require_device(const char* kernel, std::initializer_list<const TDesc*> ts) {
-  for (const TDesc* t : ts)
-    if (t->device != Device::CUDA)
-      throw Error(std::string(kernel) + ": every tensor argument of a CUDA kernel must live on the CUDA device",
-                  "ERR_DEVICE_MISMATCH");
-}
 }  // namespace cu
 
 bool cuda_compiled() { return true; }
