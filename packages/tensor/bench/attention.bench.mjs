@@ -179,7 +179,7 @@ ${note()}
   writeSection('attention', md);
 }
 
-/** Which vector width the kernel picks on this machine (see lanes() in csrc/cpu/attention.cc). */
+/** Which vector width the kernel picks on this machine (see lanes() in csrc/cpu/attention/). */
 function lanesNote() {
   const f = T.cpuFeatures();
   const best = f.avx512f && f.avx512bw ? 16 : f.avx2 && f.fma ? 8 : 4;

@@ -46,6 +46,21 @@ function refAttention(q: Ref, k: Ref, v: Ref, o: RefOpts = {}): Ref {
 const toTensor = (r: Ref, requiresGrad = false) => T.tensor(Float32Array.from(r.data), { shape: r.shape, requiresGrad });
 const boolMask = (vals: number[], B: number, S: number) => T.tensor(Uint8Array.from(vals), { shape: [B, S], dtype: 'bool' });
 
+/** The output and dq, dk, dv of `attend` on fresh leaves of q, k, v, backward from go. */
+function outAndGrads(attend: typeof T.scaledDotProductAttention, [q, k, v]: T.Tensor[], go: T.Tensor, opts: T.AttentionOptions): Ref[] {
+  const [a, b, c] = [q, k, v].map((t) => t.detach().requiresGrad_());
+  const out = attend(a, b, c, opts);
+  out.backward(go);
+  return [out, a.grad!, b.grad!, c.grad!].map(toRef);
+}
+
+/** Checks that fused and unfused agree on the output and all three gradients; returns the fused ones. */
+function expectFusedMatchesUnfused(qkv: T.Tensor[], go: T.Tensor, opts: T.AttentionOptions): Ref[] {
+  const fused = outAndGrads(T.scaledDotProductAttention, qkv, go, opts), unfused = outAndGrads(T.attentionUnfused, qkv, go, opts);
+  ['output', 'dq', 'dk', 'dv'].forEach((what, i) => expectClose(fused[i], unfused[i], 1e-5, 1e-5, what));
+  return fused;
+}
+
 interface Case { name: string; B: number; Hq: number; Hkv: number; T: number; S: number; D: number; causal: boolean; mask?: number[]; scale?: number }
 
 const forwardCases: Case[] = [
@@ -140,52 +155,23 @@ describe('fused attention gradients vs finite differences', () => {
   const shapes = (Hq: number, Hkv: number, Tq: number, S: number, D: number, layout: 'contiguous' | 'transposed' = 'contiguous') => [
     { shape: [1, Hq, Tq, D], layout }, { shape: [1, Hkv, S, D], layout }, { shape: [1, Hkv, S, D], layout },
   ];
-  test('causal, Hq=2 Hkv=1', () => {
+  /** checkOp of `attend` (batch 1) against refAttention with the same options on both sides. */
+  const gradCheck = (dims: Parameters<typeof shapes>, o: RefOpts, attend = T.scaledDotProductAttention) => {
+    const keyPaddingMask = () => (o.mask ? boolMask(o.mask, 1, dims[3]) : undefined);
     checkOp({
-      inputs: shapes(2, 1, 5, 5, 4),
-      ours: (q, k, v) => T.scaledDotProductAttention(q, k, v, { causal: true }),
-      ref: (q, k, v) => refAttention(q, k, v, { causal: true }),
+      inputs: shapes(...dims),
+      ours: (q, k, v) => attend(q, k, v, { causal: o.causal, scale: o.scale, keyPaddingMask: keyPaddingMask() }),
+      ref: (q, k, v) => refAttention(q, k, v, o),
     });
-  });
-  test('decode offset T=3, S=5, GQA Hq=4 Hkv=2, D not unit-stride (copied)', () => {
-    checkOp({
-      inputs: shapes(4, 2, 3, 5, 4, 'transposed'),
-      ours: (q, k, v) => T.scaledDotProductAttention(q, k, v, { causal: true }),
-      ref: (q, k, v) => refAttention(q, k, v, { causal: true }),
-    });
-  });
-  test('key padding mask, non-causal, custom scale', () => {
-    const mask = [1, 0, 1, 1, 0];
-    checkOp({
-      inputs: shapes(2, 1, 5, 5, 4),
-      ours: (q, k, v) => T.scaledDotProductAttention(q, k, v, { scale: 0.8, keyPaddingMask: boolMask(mask, 1, 5) }),
-      ref: (q, k, v) => refAttention(q, k, v, { scale: 0.8, mask }),
-    });
-  });
-  test('row path (T=3, D=16), padding + causal: backward from its logsumexp', () => {
-    const mask = [0, 1, 1, 0, 1];
-    checkOp({
-      inputs: shapes(2, 1, 3, 5, 16),
-      ours: (q, k, v) => T.scaledDotProductAttention(q, k, v, { causal: true, keyPaddingMask: boolMask(mask, 1, 5) }),
-      ref: (q, k, v) => refAttention(q, k, v, { causal: true, mask }),
-    });
-  });
-  test('padding + causal', () => {
-    const mask = [1, 1, 0, 1, 1];
-    checkOp({
-      inputs: shapes(2, 1, 5, 5, 4),
-      ours: (q, k, v) => T.scaledDotProductAttention(q, k, v, { causal: true, keyPaddingMask: boolMask(mask, 1, 5) }),
-      ref: (q, k, v) => refAttention(q, k, v, { causal: true, mask }),
-    });
-  });
-  test('attentionUnfused matches the reference too', () => {
-    const mask = [1, 1, 0, 1, 1];
-    checkOp({
-      inputs: shapes(2, 1, 5, 5, 4),
-      ours: (q, k, v) => T.attentionUnfused(q, k, v, { causal: true, keyPaddingMask: boolMask(mask, 1, 5) }),
-      ref: (q, k, v) => refAttention(q, k, v, { causal: true, mask }),
-    });
-  });
+  };
+  test('causal, Hq=2 Hkv=1', () => gradCheck([2, 1, 5, 5, 4], { causal: true }));
+  test('decode offset T=3, S=5, GQA Hq=4 Hkv=2, D not unit-stride (copied)', () => gradCheck([4, 2, 3, 5, 4, 'transposed'], { causal: true }));
+  test('key padding mask, non-causal, custom scale', () => gradCheck([2, 1, 5, 5, 4], { scale: 0.8, mask: [1, 0, 1, 1, 0] }));
+  test('row path (T=3, D=16), padding + causal: backward from its logsumexp', () =>
+    gradCheck([2, 1, 3, 5, 16], { causal: true, mask: [0, 1, 1, 0, 1] }));
+  test('padding + causal', () => gradCheck([2, 1, 5, 5, 4], { causal: true, mask: [1, 1, 0, 1, 1] }));
+  test('attentionUnfused matches the reference too', () =>
+    gradCheck([2, 1, 5, 5, 4], { causal: true, mask: [1, 1, 0, 1, 1] }, T.attentionUnfused));
 });
 
 describe('fused == unfused on medium shapes', () => {
@@ -200,14 +186,7 @@ describe('fused == unfused on medium shapes', () => {
         T.manualSeed(5);
         const q = T.randn([B, Hq, N, D]), k = T.randn([B, Hkv, N, D]), v = T.randn([B, Hkv, N, D]);
         const go = T.randn([B, Hq, N, D]);
-        const run = (f: typeof T.scaledDotProductAttention) => {
-          const [a, b, d] = [q, k, v].map((t) => t.detach().requiresGrad_());
-          const out = f(a, b, d, c.opts(B, N));
-          out.backward(go);
-          return [out, a.grad!, b.grad!, d.grad!].map(toRef);
-        };
-        const fused = run(T.scaledDotProductAttention), unfused = run(T.attentionUnfused);
-        ['output', 'dq', 'dk', 'dv'].forEach((what, i) => expectClose(fused[i], unfused[i], 1e-5, 1e-5, what));
+        expectFusedMatchesUnfused([q, k, v], go, c.opts(B, N));
       });
     });
   }
@@ -220,14 +199,7 @@ describe('fused attention, wide heads and determinism', () => {
       T.tidy(() => {
         T.manualSeed(D);
         const q = T.randn([1, 4, 20, D]), k = T.randn([1, 2, 20, D]), v = T.randn([1, 2, 20, D]), go = T.randn([1, 4, 20, D]);
-        const run = (f: typeof T.scaledDotProductAttention) => {
-          const [a, b, c] = [q, k, v].map((t) => t.detach().requiresGrad_());
-          const out = f(a, b, c, { causal: true });
-          out.backward(go);
-          return [out, a.grad!, b.grad!, c.grad!].map(toRef);
-        };
-        const fused = run(T.scaledDotProductAttention), unfused = run(T.attentionUnfused);
-        ['output', 'dq', 'dk', 'dv'].forEach((what, i) => expectClose(fused[i], unfused[i], 1e-5, 1e-5, what));
+        expectFusedMatchesUnfused([q, k, v], go, { causal: true });
       });
     });
   }
@@ -237,15 +209,9 @@ describe('fused attention, wide heads and determinism', () => {
     T.tidy(() => {
       T.manualSeed(4);
       const q = T.randn([1, 4, 70, 16]), k = T.randn([1, 1, 70, 16]), v = T.randn([1, 1, 70, 16]), go = T.randn([1, 4, 70, 16]);
-      const run = (f: typeof T.scaledDotProductAttention) => {
-        const [a, b, c] = [q, k, v].map((t) => t.detach().requiresGrad_());
-        const out = f(a, b, c, { causal: true });
-        out.backward(go);
-        return [out, a.grad!, b.grad!, c.grad!].map(toRef);
-      };
-      const fused = run(T.scaledDotProductAttention), unfused = run(T.attentionUnfused);
-      ['output', 'dq', 'dk', 'dv'].forEach((what, i) => expectClose(fused[i], unfused[i], 1e-5, 1e-5, what));
-      expect(run(T.scaledDotProductAttention).map((r) => Array.from(r.data))).toEqual(fused.map((r) => Array.from(r.data)));
+      const fused = expectFusedMatchesUnfused([q, k, v], go, { causal: true });
+      const again = outAndGrads(T.scaledDotProductAttention, [q, k, v], go, { causal: true });
+      expect(again.map((r) => Array.from(r.data))).toEqual(fused.map((r) => Array.from(r.data)));
     });
   });
 
@@ -253,12 +219,7 @@ describe('fused attention, wide heads and determinism', () => {
     T.tidy(() => {
       T.manualSeed(9);
       const q = T.randn([4, 4, 100, 16]), k = T.randn([4, 2, 100, 16]), v = T.randn([4, 2, 100, 16]), go = T.randn([4, 4, 100, 16]);
-      const run = () => {
-        const [a, b, c] = [q, k, v].map((t) => t.detach().requiresGrad_());
-        const out = T.scaledDotProductAttention(a, b, c, { causal: true });
-        out.backward(go);
-        return [out, a.grad!, b.grad!, c.grad!].map((t) => Array.from(t.data() as Float32Array));
-      };
+      const run = () => outAndGrads(T.scaledDotProductAttention, [q, k, v], go, { causal: true }).map((r) => Array.from(r.data));
       expect(run()).toEqual(run());
     });
   });

@@ -1,4 +1,4 @@
-// CUDA twin of cpu/attention.cc: scaled-dot-product attention with causal (KV-cache offset) and
+// CUDA twin of cpu/attention/: scaled-dot-product attention with causal (KV-cache offset) and
 // key-padding masks and grouped KV heads, forward and backward, using shared/attention_math.h for the
 // visibility rule and the row finalisation. A plain first version, not a tuned flash kernel: one block
 // per query row (forward, dQ) or key row (dK, dV) walks the other side in chunks, recomputing scores;

@@ -1,0 +1,115 @@
+// Registers cpu/attention_fwd and cpu/attention_bwd: picks the vector width for this CPU and hands the
+// per-width tile, row and backward tasks (forward.cc, decode.cc, backward.cc) to the thread pool.
+#include <atomic>
+#include <cstdlib>
+#include <vector>
+#include "../../core/registry.h"
+#include "../../core/threadpool.h"
+#include "tile.h"
+
+namespace stellar {
+namespace attn {
+namespace {
+
+// The widest vectors this CPU runs: 16 lanes with AVX-512 (x86-64-v4), 8 with AVX2 + FMA (v3), else 4.
+// STELLAR_ATTENTION_LANES=8 or 4 picks a narrower width, so tests can cover every variant on one machine.
+int lanes() {
+  static const int n = [] {
+    int best = 4;
+#if ATTN_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4")) best = 16;
+    else if (__builtin_cpu_supports("x86-64-v3")) best = 8;
+#endif
+    const char* e = std::getenv("STELLAR_ATTENTION_LANES");
+    const int want = e ? std::atoi(e) : 0;
+    return (want == 4 || want == 8 || want == 16) && want <= best ? want : best;
+  }();
+  return n;
+}
+
+// Runs task(i) for i in [0, n) on the pool, handing tasks out one at a time: uneven (causal) tasks and
+// a core shared with other processes still balance. Each task writes only its own outputs, so the
+// results do not depend on which thread ran what.
+template <class F>
+void run_tasks(int64_t n, F task) {
+  std::atomic<int64_t> next{0};
+  parallel_for(std::min<int64_t>(n, num_threads()), 1, [&](int64_t, int64_t) {
+    for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) task(i);
+  });
+}
+
+template <int L>
+void forward(const Attn& a, float* o, float* lse) {
+  if (decode_fits<L>(a)) run_tasks(a.B * a.Hq * a.T, [&](int64_t i) { fwd_row_task<L>(a, o, lse, i); });
+  else run_tasks(a.B * a.Hq * a.nqt, [&](int64_t i) { fwd_task<L>(a, o, lse, i); });
+}
+
+template <int L>
+void backward(const Attn& a, const Grads& g) {
+  const int64_t SD = a.S * a.D;
+  if (a.B * a.Hkv >= num_threads() || a.group == 1) {
+    run_tasks(a.B * a.Hkv, [&](int64_t i) {
+      const int64_t kvh = i % a.Hkv;
+      bwd_task<L>(a, g, i / a.Hkv, kvh, kvh * a.group, (kvh + 1) * a.group, g.dk + i * SD, g.dv + i * SD);
+    });
+    return;
+  }
+  // Fewer KV heads than threads (one sequence with MQA, say): one task per query head into partial
+  // dK / dV, then a sum over each group's heads in a fixed order.
+  const int64_t nq = a.B * a.Hq;
+  std::vector<float> part(static_cast<size_t>(2 * nq * SD));
+  run_tasks(nq, [&](int64_t i) {
+    const int64_t h = i % a.Hq;
+    bwd_task<L>(a, g, i / a.Hq, h / a.group, h, h + 1, part.data() + i * SD, part.data() + (nq + i) * SD);
+  });
+  parallel_for(a.B * a.Hkv * a.S, 64, [&](int64_t s, int64_t e) {
+    for (int64_t r = s; r < e; ++r) {  // r = (b * Hkv + kvh) * S + j
+      const int64_t bk = r / a.S, j = r % a.S, first = (bk / a.Hkv * a.Hq + bk % a.Hkv * a.group) * SD + j * a.D;
+      for (int64_t d = 0; d < a.D; ++d) {
+        float sk = 0.f, sv = 0.f;
+        for (int64_t hh = 0; hh < a.group; ++hh) { sk += part[first + hh * SD + d]; sv += part[nq * SD + first + hh * SD + d]; }
+        g.dk[r * a.D + d] = sk;
+        g.dv[r * a.D + d] = sv;
+      }
+    }
+  });
+}
+
+Attn with_tiles(const AttnProblem& p) {
+  Attn a;
+  static_cast<AttnProblem&>(a) = p;
+  a.nqt = (a.T + kBQ - 1) / kBQ;
+  return a;
+}
+
+}  // namespace
+
+// Forward. args: see shared/kernel_args/attention.h (causal, scale, has_mask, q (B, Hq, T, D),
+// k (B, Hkv, S, D), v (B, Hkv, S, D), [mask (B, S)], o (B, Hq, T, D), lse (B, Hq, T)).
+// q, k, v may be any strided float32 views. lse is the natural-log logsumexp of each row's scaled
+// scores (+inf for a fully masked row, whose output is 0).
+STELLAR_KERNEL("cpu/attention_fwd", r) {
+  const AttnFwdArgs f = read_attn_fwd_args(r, Device::CPU);
+  const Attn a = with_tiles(f.a);
+  switch (lanes()) {
+    case 16: forward<16>(a, f.o, f.lse); break;
+    case 8: forward<8>(a, f.o, f.lse); break;
+    default: forward<4>(a, f.o, f.lse); break;
+  }
+}
+
+// Backward. args: see shared/kernel_args/attention.h (the forward's inputs, o and lse, dout, then
+// dq, dk, dv, all contiguous and fully overwritten).
+STELLAR_KERNEL("cpu/attention_bwd", r) {
+  const AttnBwdArgs b = read_attn_bwd_args(r, Device::CPU);
+  const Attn a = with_tiles(b.a);
+  switch (lanes()) {
+    case 16: backward<16>(a, b.g); break;
+    case 8: backward<8>(a, b.g); break;
+    default: backward<4>(a, b.g); break;
+  }
+}
+
+}  // namespace attn
+}  // namespace stellar
