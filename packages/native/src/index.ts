@@ -35,10 +35,6 @@ function load(): Binding.Addon {
   if (!fs.existsSync(file)) {
     throw new Error(`@stellar/native: the addon is not built (${file} is missing). Run \`pnpm --filter @stellar/native build\`.`);
   }
-  // OpenBLAS worker threads spin for ~0.1 s after each call by default, stealing the cores our own
-  // pool needs for the next kernel (e.g. attention right after the QKV projections). OpenBLAS reads
-  // this once when it is loaded, i.e. with the addon; a user's own setting wins.
-  if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '4';
   const req = createRequire(path.join(root, 'package.json'));
   return req(file) as Binding.Addon;
 }
