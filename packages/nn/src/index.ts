@@ -1,0 +1,6 @@
+// @stellar/nn: Module/Parameter, layers, ModelConfig and the LLaMA causal LM.
+export * from './module';
+export * from './config';
+export * from './layers';
+export * from './model';
+export * from './pretrained';

@@ -1,0 +1,5 @@
+// The LLaMA model family, re-exported together.
+export * from './attention';
+export * from './mlp';
+export * from './decoder-layer';
+export * from './causal-lm';

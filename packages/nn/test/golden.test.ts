@@ -1,0 +1,66 @@
+// StellarForCausalLM equals HF transformers' LlamaForCausalLM on the golden fixture: logits, loss,
+// every parameter gradient by name, and the losses of 10 AdamW steps against torch.optim.AdamW.
+import { Tensor, adamwStep, zerosLike, contiguous, tidy } from '@stellar/tensor';
+import { StellarForCausalLM, fromHfConfig } from '../src';
+import { loadGolden, maxDiff, withPrefix } from './util/fixture';
+
+const golden = loadGolden('llama_golden.safetensors');
+const t = (n: string): Tensor => golden.tensors.get(n)!;
+
+function loadedModel(): StellarForCausalLM {
+  const model = new StellarForCausalLM(fromHfConfig(golden.config));
+  model.loadStateDict(withPrefix(golden.tensors, 'param'));   // strict: every HF name must match ours
+  return model;
+}
+
+test('fixture config is the tiny tied GQA model', () => {
+  const c = fromHfConfig(golden.config);
+  expect(c).toMatchObject({ vocabSize: 64, hiddenSize: 32, numAttentionHeads: 4, numKeyValueHeads: 2, tieWordEmbeddings: true, ropeTheta: 500000, rmsNormEps: 1e-5, padTokenId: 0 });
+});
+
+test('logits, loss and every gradient match transformers', () => {
+  const model = loadedModel();
+  const { logits, loss } = model.forward(t('input_ids'), { labels: t('labels') });
+  const dl = maxDiff(logits, t('logits'));
+  expect(dl.abs).toBeLessThan(1e-5);
+  expect(dl.scale).toBeGreaterThan(0.1);   // the check is not vacuous
+  const l = loss!.item(), ref = t('loss').item();
+  expect(Math.abs(l - ref) / ref).toBeLessThan(1e-6);
+  loss!.backward();
+  const grads = withPrefix(golden.tensors, 'grad');
+  const ours = [...model.namedParameters()];
+  expect(ours.map(([n]) => n).sort()).toEqual([...grads.keys()].sort());
+  const bad: string[] = [];
+  for (const [name, p] of ours) {
+    const d = maxDiff(p.grad!, grads.get(name)!);
+    if (!(d.abs < 1e-5)) bad.push(`${name}: max abs diff ${d.abs} (max |ref| ${d.scale})`);
+    expect(d.scale).toBeGreaterThan(0);
+  }
+  expect(bad).toEqual([]);
+  model.dispose();
+});
+
+test('10 AdamW steps follow torch.optim.AdamW', () => {
+  const model = loadedModel();
+  const { lr, betas, weight_decay: wd, eps, steps } = golden.adamw;
+  const params = model.parameters().map((p) => p.data);
+  const m = params.map((p) => zerosLike(p)), v = params.map((p) => zerosLike(p));
+  const ref = t('adamw_losses').toFloat64();
+  expect(ref.length).toBe(steps);
+  const ids = t('input_ids'), labels = t('labels');
+  for (let step = 1; step <= steps; step++) {
+    const l = tidy(() => {
+      model.zeroGrad();
+      const { loss } = model.forward(ids, { labels });
+      loss!.backward();
+      const grads = params.map((p) => (p.grad!.isContiguous ? p.grad! : contiguous(p.grad!)));
+      // torch's default param group decays every parameter, norms and embeddings included
+      adamwStep(params, grads, m, v, { lr, beta1: betas[0], beta2: betas[1], eps, weightDecay: wd, step });
+      return loss!.item();
+    });
+    const rel = Math.abs(l - ref[step - 1]) / Math.abs(ref[step - 1]);
+    if (!(rel < 1e-4)) throw new Error(`step ${step}: loss ${l} vs torch ${ref[step - 1]} (rel ${rel})`);
+  }
+  expect(ref[steps - 1]).toBeLessThan(ref[0] - 0.5);   // the run actually trains
+  model.dispose();
+});

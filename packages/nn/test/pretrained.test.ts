@@ -1,0 +1,66 @@
+// HF directory layout: a directory written by transformers' save_pretrained loads with its logits,
+// and savePretrained -> fromPretrained round-trips config and weights exactly.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Tensor, loadSafetensors, saveSafetensors } from '@stellar/tensor';
+import { StellarForCausalLM, fromPretrained, savePretrained, makeConfig } from '../src';
+import { FIXTURES, maxDiff } from './util/fixture';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stellar-nn-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const small = makeConfig({ vocabSize: 40, hiddenSize: 16, intermediateSize: 24, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 1 });
+const ids = Tensor.fromArray([3, 1, 4, 1, 5, 9, 2, 6, 5, 3], [2, 5], { dtype: 'int32' });
+
+test('a directory saved by transformers loads with identical logits', () => {
+  const dir = path.join(FIXTURES, 'hf_llama_tiny');
+  const model = fromPretrained(dir);
+  expect(model.config).toMatchObject({ tieWordEmbeddings: false, numKeyValueHeads: 2, ropeTheta: 500000, padTokenId: 0 });
+  expect(model.lmHead).not.toBeNull();
+  const ref = loadSafetensors(path.join(dir, 'reference.safetensors')).tensors;
+  const { logits } = model.eval().forward(ref.get('input_ids')!);
+  const d = maxDiff(logits, ref.get('logits')!);
+  expect(d.abs).toBeLessThan(1e-5);
+  expect(d.scale).toBeGreaterThan(0.1);
+  model.dispose();
+});
+
+test.each([false, true])('savePretrained -> fromPretrained round trip (tied %s)', (tie) => {
+  const cfg = { ...small, tieWordEmbeddings: tie };
+  const a = new StellarForCausalLM(cfg, { seed: 7 });
+  const dir = path.join(tmp, `rt-${tie}`);
+  savePretrained(a, dir);
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  expect(json).toMatchObject({ model_type: 'llama', tie_word_embeddings: tie, num_key_value_heads: 1 });
+  const names = [...loadSafetensors(path.join(dir, 'model.safetensors')).tensors.keys()];
+  expect(names.includes('lm_head.weight')).toBe(!tie);
+  const b = fromPretrained(dir);
+  expect(b.config).toEqual(cfg);
+  expect(maxDiff(b.forward(ids).logits, a.forward(ids).logits).abs).toBe(0);
+  a.dispose(); b.dispose();
+});
+
+test('a tied checkpoint that stores a different lm_head.weight is refused', () => {
+  const a = new StellarForCausalLM({ ...small, tieWordEmbeddings: true }, { seed: 1 });
+  const dir = path.join(tmp, 'tied-bad');
+  savePretrained(a, dir);
+  const sd = a.stateDict();
+  const emb = sd.get('model.embed_tokens.weight')!;
+  saveSafetensors(path.join(dir, 'model.safetensors'), new Map([...sd, ['lm_head.weight', emb.add(1)]]));
+  expect(() => fromPretrained(dir)).toThrow(/lm_head.weight differs/);
+  saveSafetensors(path.join(dir, 'model.safetensors'), new Map([...sd, ['lm_head.weight', emb]]));
+  expect(() => fromPretrained(dir).dispose()).not.toThrow();
+  a.dispose();
+});
+
+test('a checkpoint that does not fit the config names the offending tensor', () => {
+  const a = new StellarForCausalLM(small, { seed: 1 });
+  const dir = path.join(tmp, 'misfit');
+  savePretrained(a, dir);
+  const cfgPath = path.join(dir, 'config.json');
+  const json = JSON.parse(fs.readFileSync(cfgPath, 'utf8'));
+  fs.writeFileSync(cfgPath, JSON.stringify({ ...json, intermediate_size: 32 }));
+  expect(() => fromPretrained(dir)).toThrow(/model\.layers\.0\.mlp\.gate_proj\.weight is \[24, 16\], expected \[32, 16\]/);
+  a.dispose();
+});
