@@ -1,9 +1,9 @@
 // The README's example must run as written and actually train.
 import path from 'node:path';
-import { runReadmeExample } from './util/readme';
+import { runReadmeExample } from '../../../tools/testing/readme-example';
 
-test('README example runs and the loss falls', () => {
-  const logs = runReadmeExample(path.join(__dirname, '..', 'README.md'));
+test('README example runs and the loss falls', async () => {
+  const logs = await runReadmeExample(path.join(__dirname, '..', 'README.md'));
   expect(logs[0][0]).toBe('parameters');
   expect(logs[0][1]).toBe(32 * 32 * 2 + 2 * (32 * 32 * 2 + 16 * 32 * 2 + 64 * 32 * 3 + 64) + 32);
   const losses = logs.slice(1).map((l) => Number(l[3]));

@@ -1,0 +1,6 @@
+// @stellar/tokenizer: byte-level BPE training, encode/decode, Hugging Face tokenizer.json load/save.
+export * from './byte-level';
+export * from './pretokenize';
+export * from './tokenizer';
+export * from './train';
+export * from './hf-format';
