@@ -60,6 +60,8 @@ export function toTokenizerConfig(tok: Tokenizer): Json {
     bos_token: tok.bosToken,
     eos_token: tok.eosToken,
     pad_token: tok.padToken,
+    add_bos_token: tok.addBosToken,
+    add_eos_token: tok.addEosToken,
     clean_up_tokenization_spaces: false,
     tokenizer_class: 'PreTrainedTokenizerFast',
   };
@@ -161,6 +163,8 @@ export function fromTokenizerJson(json: unknown, config: unknown = {}): Tokenize
     bosToken: tokenName(cfg.bos_token),
     eosToken: tokenName(cfg.eos_token),
     padToken: tokenName(cfg.pad_token),
+    addBosToken: cfg.add_bos_token === true,
+    addEosToken: cfg.add_eos_token === true,
   });
 }
 

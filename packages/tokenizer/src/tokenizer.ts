@@ -30,6 +30,9 @@ export interface TokenizerSpec {
   bosToken?: string | null;
   eosToken?: string | null;
   padToken?: string | null;
+  /** tokenizer_config.json `add_bos_token` / `add_eos_token`: what `encode(text, { addSpecialTokens: true })` adds. */
+  addBosToken?: boolean;
+  addEosToken?: boolean;
 }
 
 const utf8Decoder = new TextDecoder('utf-8');
@@ -47,6 +50,8 @@ export class Tokenizer {
   readonly bosToken: string | null;
   readonly eosToken: string | null;
   readonly padToken: string | null;
+  readonly addBosToken: boolean;
+  readonly addEosToken: boolean;
 
   private readonly idToToken: (string | undefined)[] = [];
   private readonly addedById = new Map<number, AddedToken>();
@@ -70,6 +75,10 @@ export class Tokenizer {
     this.bosToken = spec.bosToken ?? null;
     this.eosToken = spec.eosToken ?? null;
     this.padToken = spec.padToken ?? null;
+    this.addBosToken = spec.addBosToken ?? false;
+    this.addEosToken = spec.addEosToken ?? false;
+    if (this.addBosToken && this.bosToken === null) throw new Error('tokenizer: add_bos_token is set but there is no bos_token');
+    if (this.addEosToken && this.eosToken === null) throw new Error('tokenizer: add_eos_token is set but there is no eos_token');
 
     for (const [tok, id] of spec.vocab) {
       if (!Number.isInteger(id) || id < 0 || id >= MAX_ID) throw new Error(`tokenizer: vocab id ${id} of ${JSON.stringify(tok)} is not an integer in [0, ${MAX_ID})`);
@@ -129,8 +138,17 @@ export class Tokenizer {
     return this.idToToken[id];
   }
 
-  /** Text -> ids. Added tokens are matched first; the text between them is normalized, split and BPE-merged. */
-  encode(text: string): number[] {
+  /** Text -> ids; with `addSpecialTokens`, BOS/EOS are added as the config's add_bos_token/add_eos_token say. */
+  encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
+    const ids = this.encodeText(text);
+    if (!opts.addSpecialTokens) return ids;
+    if (this.addBosToken) ids.unshift(this.tokenToId(this.bosToken!)!);
+    if (this.addEosToken) ids.push(this.tokenToId(this.eosToken!)!);
+    return ids;
+  }
+
+  /** Added tokens are matched first; the text between them is normalized, split and BPE-merged. */
+  private encodeText(text: string): number[] {
     const ids: number[] = [];
     for (const seg of this.splitAdded(text)) {
       if (typeof seg === 'number') {
