@@ -1,6 +1,9 @@
 // @stellar/nn: Module/Parameter, layers, ModelConfig and the LLaMA causal LM.
 export * from './module';
 export * from './config';
+export * from './hf-config';
 export * from './layers';
 export * from './model';
 export * from './pretrained';
+export * from './checkpoint';
+export * from './generation';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { saveSafetensors, loadSafetensors } from '@stellar/tensor';
-import { fromHfConfig, toHfConfig } from './config';
+import { fromHfConfig, toHfConfig } from './hf-config';
 import { StellarForCausalLM } from './model/causal-lm';
 
 /** Writes `dir/config.json` and `dir/model.safetensors` (float32; a tied lm_head is not stored, as in HF). */

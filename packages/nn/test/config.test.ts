@@ -1,5 +1,5 @@
 // ModelConfig: defaults, rejected overrides, and the HF config.json adapter both ways.
-import { makeConfig, fromHfConfig, toHfConfig, DEFAULT_CONFIG, ConfigError } from '../src';
+import { makeConfig, fromHfConfig, toHfConfig, modelTypeOf, stellarOnlyFields, DEFAULT_CONFIG, ConfigError } from '../src';
 
 test('defaults are HF LlamaConfig defaults; KV heads default to the query heads', () => {
   const c = makeConfig({ numAttentionHeads: 8, hiddenSize: 512 });
@@ -25,7 +25,7 @@ const hf = {
 
 test('fromHfConfig reads transformers 5 and 4 style config.json', () => {
   const c = fromHfConfig(hf);
-  expect(c).toEqual({ vocabSize: 64, hiddenSize: 32, intermediateSize: 48, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
+  expect(c).toEqual({ ...DEFAULT_CONFIG, vocabSize: 64, hiddenSize: 32, intermediateSize: 48, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
     maxPositionEmbeddings: 64, rmsNormEps: 1e-5, ropeTheta: 500000, tieWordEmbeddings: true, initializerRange: 0.1, padTokenId: 0 });
   const { rope_parameters: _, ...v4 } = hf;
   expect(fromHfConfig({ ...v4, rope_theta: 1234, rope_scaling: null }).ropeTheta).toBe(1234);
@@ -33,8 +33,8 @@ test('fromHfConfig reads transformers 5 and 4 style config.json', () => {
 });
 
 test('fromHfConfig rejects unknown keys (listing the allowed ones) and features this model lacks', () => {
-  expect(() => fromHfConfig({ ...hf, sliding_window: 128 })).toThrow(/unknown config.json key\(s\) "sliding_window"; allowed: model_type, vocab_size/);
-  expect(() => fromHfConfig({ ...hf, model_type: 'mistral' })).toThrow(/model_type must be "llama"/);
+  expect(() => fromHfConfig({ ...hf, sliding_window: 128 })).toThrow(/unknown config.json key\(s\) "sliding_window" for model_type "llama"; allowed: model_type, vocab_size/);
+  expect(() => fromHfConfig({ ...hf, model_type: 'mistral' })).toThrow(/model_type must be "llama", "mixtral" or "stellar"/);
   expect(() => fromHfConfig({ ...hf, hidden_act: 'gelu' })).toThrow(/hidden_act = "gelu" is not supported/);
   expect(() => fromHfConfig({ ...hf, attention_bias: true })).toThrow(/attention_bias/);
   expect(() => fromHfConfig({ ...hf, head_dim: 16 })).toThrow(/head_dim 16/);
@@ -48,4 +48,40 @@ test('toHfConfig -> fromHfConfig is the identity', () => {
     expect(j).toMatchObject({ model_type: 'llama', architectures: ['LlamaForCausalLM'], hidden_act: 'silu', head_dim: c.hiddenSize / c.numAttentionHeads });
     expect(fromHfConfig(JSON.parse(JSON.stringify(j)))).toEqual(c);
   }
+});
+
+test('rope scaling: HF linear/dynamic stay llama (both spellings read), static NTK makes a stellar config', () => {
+  const lin = fromHfConfig({ ...hf, rope_parameters: { rope_type: 'linear', factor: 2, rope_theta: 500000 } });
+  expect(lin.ropeScaling).toEqual({ type: 'linear', factor: 2 });
+  const { rope_parameters: _, ...v4 } = hf;
+  expect(fromHfConfig({ ...v4, rope_theta: 1e4, rope_scaling: { type: 'dynamic', factor: 4 } }).ropeScaling).toEqual({ type: 'dynamic', factor: 4 });
+  expect(modelTypeOf(lin)).toBe('llama');
+  expect(fromHfConfig(JSON.parse(JSON.stringify(toHfConfig(lin))))).toEqual(lin);
+  const ntk = makeConfig({ hiddenSize: 32, numAttentionHeads: 4, ropeScaling: { type: 'ntk', factor: 2 } });
+  expect(toHfConfig(ntk)).toMatchObject({ model_type: 'stellar', stellar_features: ['rope_scaling'] });
+  expect(() => fromHfConfig({ ...hf, rope_parameters: { rope_type: 'ntk', factor: 2 } })).toThrow(/rope_parameters .*supported are/);
+  expect(() => makeConfig({ ropeScaling: { type: 'yarn', factor: 2 } as never })).toThrow(/ropeScaling must be null or/);
+});
+
+test('Stellar-only fields save as model_type "stellar", named in stellar_features, and read back', () => {
+  const c = makeConfig({ hiddenSize: 32, numAttentionHeads: 4, xposScaleBase: 512, attentionGate: true, layerScaleInit: 0.1, dropPath: 0.1 });
+  expect(stellarOnlyFields(c)).toEqual(['xposScaleBase', 'attentionGate', 'layerScaleInit', 'dropPath']);
+  const j = toHfConfig(c);
+  expect(j).toMatchObject({ model_type: 'stellar', architectures: ['StellarForCausalLM'], xpos_scale_base: 512, attention_gate: true,
+    stellar_features: ['xpos_scale_base', 'attention_gate', 'layer_scale_init', 'drop_path'] });
+  expect(fromHfConfig(JSON.parse(JSON.stringify(j)))).toEqual(c);
+  expect(() => fromHfConfig({ ...hf, xpos_scale_base: 512 })).toThrow(/unknown config.json key\(s\) "xpos_scale_base" for model_type "llama"/);
+  expect(() => makeConfig({ deepNorm: true, parallelResidual: true })).toThrow(/cannot be combined/);
+  expect(() => makeConfig({ dropPath: 1 })).toThrow(/dropPath must be a probability/);
+});
+
+test('MoE configs save as mixtral (HF keys) unless a Stellar-only MoE field is set', () => {
+  const c = makeConfig({ hiddenSize: 32, numAttentionHeads: 4, numLocalExperts: 4, numExpertsPerTok: 2, routerAuxLossCoef: 0.02 });
+  const j = toHfConfig(c);
+  expect(j).toMatchObject({ model_type: 'mixtral', architectures: ['MixtralForCausalLM'], num_local_experts: 4, num_experts_per_tok: 2,
+    router_aux_loss_coef: 0.02, output_router_logits: true, sliding_window: null });
+  expect(fromHfConfig(JSON.parse(JSON.stringify(j)))).toEqual(c);
+  expect(modelTypeOf({ ...c, sharedExpertIntermediateSize: 16 })).toBe('stellar');
+  expect(() => fromHfConfig({ ...j, num_local_experts: 0 })).toThrow(/num_local_experts > 0/);
+  expect(() => makeConfig({ numLocalExperts: 2, numExpertsPerTok: 3 })).toThrow(/exceeds numLocalExperts/);
 });

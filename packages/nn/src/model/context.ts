@@ -1,0 +1,19 @@
+// What every decoder layer needs to know about one forward pass besides its input: positions,
+// the effective RoPE base, the key padding mask, the KV cache, and where MoE layers put their losses.
+import type { Generator, Tensor } from '@stellar/tensor';
+import type { KVCache } from './kv-cache';
+
+export interface ForwardContext {
+  /** (T) shared by every row, or (B, T) per row; int32. */
+  positions: Tensor;
+  /** RoPE base for this pass (dynamic NTK scaling changes it with the sequence length). */
+  ropeTheta: number;
+  /** (B, S) bool over all S = cached + new keys; null when every key is visible. */
+  keyPaddingMask: Tensor | null;
+  cache: KVCache | null;
+  /** Source of dropout / drop-path / router-noise randomness in training. */
+  generator: Generator;
+  /** MoE layers push their load-balancing and z losses (scalars) here. */
+  auxLosses: Tensor[];
+  zLosses: Tensor[];
+}
