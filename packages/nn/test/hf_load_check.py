@@ -5,11 +5,11 @@ import sys
 
 import torch
 from safetensors.torch import load_file
-from transformers import LlamaForCausalLM
+from transformers import AutoModelForCausalLM
 
 d = sys.argv[1]
 ref = load_file(d + '/stellar_reference.safetensors')
-model = LlamaForCausalLM.from_pretrained(d, attn_implementation='eager').eval()
+model = AutoModelForCausalLM.from_pretrained(d, attn_implementation='eager').eval()
 with torch.no_grad():
     logits = model(input_ids=ref['input_ids'].long()).logits
 print(json.dumps({'maxAbsDiff': (logits - ref['logits']).abs().max().item(), 'maxAbs': ref['logits'].abs().max().item(),

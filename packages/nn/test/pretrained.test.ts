@@ -64,3 +64,49 @@ test('a checkpoint that does not fit the config names the offending tensor', () 
   expect(() => fromPretrained(dir)).toThrow(/model\.layers\.0\.mlp\.gate_proj\.weight is \[24, 16\], expected \[32, 16\]/);
   a.dispose();
 });
+
+test('sharded save: index + shards load back exactly; stale weight files of an earlier save are removed', () => {
+  const a = new StellarForCausalLM(small, { seed: 3 });
+  const dir = path.join(tmp, 'sharded');
+  savePretrained(a, dir);                                  // a single file first
+  savePretrained(a, dir, { maxShardSize: 3000 });          // then shards of <= 3000 bytes (bigger tensors alone)
+  const files = fs.readdirSync(dir).sort();
+  expect(files).not.toContain('model.safetensors');
+  const shards = files.filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
+  expect(shards.length).toBeGreaterThan(2);
+  const index = JSON.parse(fs.readFileSync(path.join(dir, 'model.safetensors.index.json'), 'utf8'));
+  expect(Object.keys(index.weight_map).sort()).toEqual([...a.stateDict().keys()].sort());
+  expect(index.metadata.total_size).toBe(a.numParameters() * 4);
+  const b = fromPretrained(dir);
+  expect(maxDiff(b.forward(ids).logits, a.forward(ids).logits).abs).toBe(0);
+  b.dispose();
+  // a shard removed or an index entry pointing elsewhere is named in the error
+  const idx = path.join(dir, 'model.safetensors.index.json');
+  const moved = { ...index, weight_map: { ...index.weight_map, 'model.norm.weight': shards[0] } };
+  if (index.weight_map['model.norm.weight'] !== shards[0]) {
+    fs.writeFileSync(idx, JSON.stringify(moved));
+    expect(() => fromPretrained(dir)).toThrow(/holds "model.norm.weight", which model.safetensors.index.json places in/);
+  }
+  fs.writeFileSync(idx, JSON.stringify({ ...index, weight_map: { ...index.weight_map, x: '../evil.safetensors' } }));
+  expect(() => fromPretrained(dir)).toThrow(/weight_map\["x"\] = "..\/evil.safetensors" is not a .safetensors file name/);
+  fs.writeFileSync(idx, JSON.stringify(index));
+  fs.rmSync(path.join(dir, shards[1]));
+  expect(() => fromPretrained(dir)).toThrow(new RegExp(`shard ${shards[1]} listed in model.safetensors.index.json is missing`));
+  a.dispose();
+});
+
+test('bf16 save halves the file and loads back within bf16 rounding', () => {
+  const a = new StellarForCausalLM(small, { seed: 5 });
+  const dir = path.join(tmp, 'bf16');
+  savePretrained(a, dir, { dtype: 'bfloat16' });
+  expect(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).torch_dtype).toBe('bfloat16');
+  const st = loadSafetensors(path.join(dir, 'model.safetensors'));
+  expect([...st.tensors.values()].every((t) => t.dtype === 'bfloat16')).toBe(true);
+  const b = fromPretrained(dir);
+  for (const [n, t] of a.stateDict()) {
+    const d = maxDiff(b.stateDict().get(n)!, t);
+    expect(d.abs).toBeLessThanOrEqual(d.scale * 2 ** -8);
+  }
+  expect(() => savePretrained(a, dir, { maxShardSize: '5 parsecs' })).toThrow(/not a size like/);
+  a.dispose(); b.dispose();
+});
