@@ -1,5 +1,5 @@
-// Test helper shared by every package: runs the first ```ts block of a README (top-level await
-// allowed) with console.log captured; '@stellar/*' imports resolve to the workspace sources.
+// Test helper shared by every package: runs a ```ts block of a README (the first by default; top-level
+// await allowed) with console.log captured; '@stellar/*' imports resolve to the workspace sources.
 import fs from 'node:fs';
 import path from 'node:path';
 import { transformSync } from '@swc/core';
@@ -7,11 +7,12 @@ import { transformSync } from '@swc/core';
 const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<void>;
 const packagesDir = path.join(__dirname, '..', '..', 'packages');
 
-export async function runReadmeExample(readmePath: string): Promise<unknown[][]> {
+/** Runs the `index`-th ```ts block of the README (0 = first). */
+export async function runReadmeExample(readmePath: string, index = 0): Promise<unknown[][]> {
   const md = fs.readFileSync(readmePath, 'utf8');
-  const m = md.match(/```ts\n([\s\S]*?)```/);
-  if (!m) throw new Error(`no \`\`\`ts block in ${readmePath}`);
-  const { code } = transformSync(m[1], { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } });
+  const blocks = [...md.matchAll(/```ts\n([\s\S]*?)```/g)];
+  if (!blocks[index]) throw new Error(`no \`\`\`ts block number ${index} in ${readmePath} (it has ${blocks.length})`);
+  const { code } = transformSync(blocks[index][1], { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } });
   const logs: unknown[][] = [];
   const fakeConsole = { ...console, log: (...a: unknown[]) => { logs.push(a); } };
   const req = (id: string) => {
