@@ -5,5 +5,6 @@ export * from './hf-config';
 export * from './layers';
 export * from './model';
 export * from './pretrained';
+export * from './lora';
 export * from './checkpoint';
 export * from './generation';

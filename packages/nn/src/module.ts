@@ -10,6 +10,13 @@ export class Parameter {
   }
   get shape(): number[] { return this.data.shape; }
   get grad(): Tensor | null { return this.data.grad; }
+  get requiresGrad(): boolean { return this.data.requiresGrad; }
+  /** Freezes (false) or unfreezes the parameter; freezing drops any stored gradient. */
+  requiresGrad_(flag = true): this {
+    this.data.requiresGrad = flag;
+    if (!flag) this.data.zeroGrad();
+    return this;
+  }
 }
 
 export interface LoadStateDictOptions {
@@ -47,6 +54,14 @@ export abstract class Module {
     return m;
   }
 
+  /** Detaches a child module (e.g. an adapter being removed) and returns it; its tensors are not freed. */
+  protected deleteModule(name: string): Module {
+    const m = this._modules.get(name);
+    if (!m) throw new Error(`${this.constructor.name}: no child module "${name}"`);
+    this._modules.delete(name);
+    return m;
+  }
+
   /** Every parameter once (a shared one under its first name), in registration order, with its dotted name. */
   *namedParameters(prefix = '', seen = new Set<Parameter>()): Generator<[string, Parameter]> {
     for (const [n, p] of this._params) {
@@ -77,6 +92,12 @@ export abstract class Module {
   }
 
   eval(): this { return this.train(false); }
+
+  /** Freezes or unfreezes every parameter (PyTorch's module.requires_grad_). */
+  requiresGrad_(flag = true): this {
+    for (const p of this.parameters()) p.requiresGrad_(flag);
+    return this;
+  }
 
   zeroGrad(): void { for (const p of this.parameters()) p.data.zeroGrad(); }
 

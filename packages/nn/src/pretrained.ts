@@ -46,6 +46,10 @@ export function savePretrained(model: StellarForCausalLM, dir: string, opts: Sav
   const dtype = (opts.dtype ?? 'float32') as DType;
   fs.mkdirSync(dir, { recursive: true });
   const sd = model.stateDict();
+  const adapters = [...sd.keys()].filter((n) => /\.lora_[AB]\.weight$/.test(n));
+  if (adapters.length) {
+    throw new Error(`savePretrained: the model carries LoRA adapters (${adapters[0]}, ...); save them with saveLoraAdapter, or merge() and removeLora() first to save merged weights`);
+  }
   const converted: Tensor[] = [];
   const entries: [string, Tensor][] = [...sd].map(([n, t]) => {
     if (t.dtype === dtype) return [n, t];

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Tensor, loadSafetensors, saveSafetensors } from '@stellar/tensor';
-import { StellarForCausalLM, fromPretrained, savePretrained, makeConfig } from '../src';
+import { StellarForCausalLM, fromPretrained, savePretrained, makeConfig, applyLora } from '../src';
 import { FIXTURES, maxDiff } from './util/fixture';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stellar-nn-'));
@@ -108,5 +108,17 @@ test('bf16 save halves the file and loads back within bf16 rounding', () => {
     expect(d.abs).toBeLessThanOrEqual(d.scale * 2 ** -8);
   }
   expect(() => savePretrained(a, dir, { maxShardSize: '5 parsecs' })).toThrow(/not a size like/);
+  a.dispose(); b.dispose();
+});
+
+test('a model with LoRA adapters attached is not saved as a base checkpoint', () => {
+  const a = new StellarForCausalLM(small, { seed: 2 });
+  const lora = applyLora(a, { r: 2, targetModules: ['q_proj'] });
+  expect(() => savePretrained(a, path.join(tmp, 'lora'))).toThrow(/carries LoRA adapters .*saveLoraAdapter, or merge\(\) and removeLora\(\)/);
+  lora.merge();
+  lora.removeLora();
+  savePretrained(a, path.join(tmp, 'lora'));
+  const b = fromPretrained(path.join(tmp, 'lora'));
+  expect(maxDiff(b.forward(ids).logits, a.forward(ids).logits).abs).toBe(0);
   a.dispose(); b.dispose();
 });

@@ -4,6 +4,20 @@ import { Module, Parameter } from '../module';
 
 export interface LinearOptions { bias?: boolean; std?: number; generator?: Generator }
 
+/**
+ * Something added to a Linear's output in place (LoRA, see ../lora). It lives inside the layer so the
+ * models' typed `qProj: Linear` fields and `qProj.forward(x)` calls keep working unchanged, and its
+ * modules are registered as children of the layer so their parameters are named `<layer>.lora_A.weight`.
+ */
+export interface LinearAdapter {
+  /** Child modules to register under the layer, by name. */
+  readonly children: ReadonlyArray<readonly [string, Module]>;
+  /** False while the adapter is folded into the weight (merged): the layer then skips it. */
+  readonly active: boolean;
+  /** x (..., in), y = the base output (..., out) -> a new tensor (..., out) */
+  forward(x: Tensor, y: Tensor, training: boolean): Tensor;
+}
+
 export class Linear extends Module {
   readonly weight: Parameter;   // (out, in)
   readonly bias: Parameter | null;   // (out)
@@ -14,8 +28,25 @@ export class Linear extends Module {
     this.bias = opts.bias ? this.registerParameter('bias', new Parameter(zeros([outFeatures]))) : null;
   }
 
+  private _adapter: LinearAdapter | null = null;
+  get adapter(): LinearAdapter | null { return this._adapter; }
+
+  /** Attaches (or with null detaches) an adapter; the previous adapter's children are unregistered. */
+  setAdapter(a: LinearAdapter | null): void {
+    if (this._adapter) for (const [n] of this._adapter.children) this.deleteModule(n);
+    this._adapter = a;
+    if (a) for (const [n, m] of a.children) this.registerModule(n, m);
+  }
+
   /** x (..., in) -> (..., out) */
   forward(x: Tensor): Tensor {
+    const y = this.baseForward(x);
+    if (!this._adapter?.active) return y;
+    try { return this._adapter.forward(x, y, this.training); } finally { y.dispose(); }
+  }
+
+  /** x W^T (+ b) without any adapter. x (..., in) -> (..., out) */
+  baseForward(x: Tensor): Tensor {
     const wt = transpose(this.weight.data);   // (in, out) view, no copy
     try {
       const y = matmul(x, wt);
