@@ -1,0 +1,2 @@
+// @stellar/train: optimizers, schedules and the training loop.
+export * from './optim';

@@ -1,0 +1,11 @@
+// The README example trains: the loss falls and the lr follows the schedule.
+import path from 'node:path';
+import { runReadmeExample } from '../../../tools/testing/readme-example';
+
+test('README example runs, the loss falls and the lr decays', async () => {
+  const logs = await runReadmeExample(path.join(__dirname, '..', 'README.md'));
+  expect(logs.length).toBe(4);
+  const losses = logs.map((l) => Number(l[3])), lrs = logs.map((l) => Number(l[5]));
+  expect(losses[3]).toBeLessThan(losses[0] - 0.5);
+  expect(lrs[3]).toBeLessThan(lrs[1]);
+});
