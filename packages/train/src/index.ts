@@ -1,2 +1,3 @@
 // @stellar/train: optimizers, schedules and the training loop.
 export * from './optim';
+export * from './trainer';

@@ -112,6 +112,8 @@ export interface CausalLMOptions extends TrunkOptions {
   logitsToKeep?: number;
   /** Also return the final hidden states (value heads read them). */
   returnHidden?: boolean;
+  /** PyTorch label smoothing of the LM loss, in [0, 1). */
+  labelSmoothing?: number;
 }
 
 export interface CausalLMOutput {
@@ -173,7 +175,7 @@ export class StellarForCausalLM extends Module {
       let lmLoss: Tensor | null = null, loss: Tensor | null = null;
       if (labels) {
         // logits at t predict the label at t + 1; the last position predicts nothing
-        lmLoss = crossEntropy(slice(logits, 1, 0, T - 1), slice(labels, 1, 1), { ignoreIndex: -100 });
+        lmLoss = crossEntropy(slice(logits, 1, 0, T - 1), slice(labels, 1, 1), { ignoreIndex: -100, labelSmoothing: opts.labelSmoothing ?? 0 });
         loss = lmLoss;
         const c = this.config;
         if (trunk.auxLoss && c.routerAuxLossCoef > 0) loss = add(loss, mul(trunk.auxLoss, c.routerAuxLossCoef));
