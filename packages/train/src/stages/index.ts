@@ -1,0 +1,2 @@
+// Stage-specific losses that plug into the Trainer.
+export * from './distill';
