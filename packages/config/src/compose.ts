@@ -44,7 +44,8 @@ function optionFile(configDir: string, groups: Record<string, string[]>, group: 
   return fs.existsSync(yml) ? yml : path.join(configDir, group, `${option}.yml`);
 }
 
-type DefaultEntry = { group: string; option: string } | '_self_';
+/** `group: option` merges the option's file under `group`; `group@key: option` merges it under `key` (Hydra's package). */
+type DefaultEntry = { group: string; option: string; pkg: string } | '_self_';
 
 function readDefaults(file: string, v: unknown): DefaultEntry[] {
   if (v === undefined) return ['_self_'];
@@ -52,8 +53,9 @@ function readDefaults(file: string, v: unknown): DefaultEntry[] {
   const out: DefaultEntry[] = v.map((e, i) => {
     if (e === '_self_') return '_self_';
     if (isTree(e) && Object.keys(e).length === 1) {
-      const [group, option] = Object.entries(e)[0];
-      if (typeof option === 'string') return { group, option };
+      const [spec, option] = Object.entries(e)[0];
+      const [group, pkg = group] = spec.split('@');
+      if (typeof option === 'string' && group && pkg) return { group, option, pkg };
     }
     throw new ConfigError(`${file}: defaults[${i}] must be "_self_" or {group: option}, got ${JSON.stringify(e)}`);
   });
@@ -64,9 +66,9 @@ function readDefaults(file: string, v: unknown): DefaultEntry[] {
 
 export function compose(opts: ComposeOptions): Composed {
   const groups = listGroups(opts.configDir);
-  const ovs: Override[] = parseOverrides(opts.overrides ?? [], Object.keys(groups));
+  // the experiment is chosen first: its defaults list names the packages that other overrides can swap
   let experiment = opts.experiment;
-  for (const o of ovs) if (o.kind === 'group' && o.group === 'experiment') experiment = o.option;
+  for (const o of parseOverrides(opts.overrides ?? [], ['experiment'])) if (o.kind === 'group') experiment = o.option;
 
   let self: Tree = {};
   let defaults: DefaultEntry[] = ['_self_'];
@@ -76,13 +78,17 @@ export function compose(opts: ComposeOptions): Composed {
     self = rest;
     defaults = readDefaults(file, d);
   }
+  const packages = defaults.flatMap((d) => (d === '_self_' ? [] : [d.pkg]));
+  const ovs: Override[] = parseOverrides(opts.overrides ?? [], [...Object.keys(groups), ...packages]);
   const choices: Record<string, string> = {};
+  // choices are keyed by package (where the file lands): `model=base` swaps the option of package model
   for (const d of defaults) if (d !== '_self_') {
-    if (d.group in choices) throw new ConfigError(`defaults list group "${d.group}" twice`);
-    choices[d.group] = d.option;
+    if (d.pkg in choices) throw new ConfigError(`defaults list sets "${d.pkg}" twice`);
+    choices[d.pkg] = d.option;
   }
   for (const o of ovs) if (o.kind === 'group' && o.group !== 'experiment') {
-    if (!(o.group in choices)) defaults.splice(defaults.indexOf('_self_'), 0, { group: o.group, option: o.option });
+    if (!(o.group in groups) && !(o.group in choices)) throw new ConfigError(`unknown config group "${o.group}"; groups: ${Object.keys(groups).sort().join(', ')}`);
+    if (!(o.group in choices)) defaults.splice(defaults.indexOf('_self_'), 0, { group: o.group, option: o.option, pkg: o.group });
     choices[o.group] = o.option;
   }
   if (experiment !== undefined) choices.experiment = experiment;
@@ -90,10 +96,10 @@ export function compose(opts: ComposeOptions): Composed {
   let cfg: Tree = {};
   for (const d of defaults) {
     if (d === '_self_') { cfg = deepMerge(cfg, self); continue; }
-    const file = optionFile(opts.configDir, groups, d.group, choices[d.group]);
+    const file = optionFile(opts.configDir, groups, d.group, choices[d.pkg]);
     const content = readYaml(file);
     if ('defaults' in content) throw new ConfigError(`${file}: only experiment configs may have a defaults list`);
-    cfg = deepMerge(cfg, { [d.group]: content });
+    cfg = deepMerge(cfg, { [d.pkg]: content });
   }
   for (const o of ovs) if (o.kind === 'value') setPath(cfg, o.path, o.value);
   return { config: interpolate(cfg), choices, overrides: ovs.map((o) => o.text) };

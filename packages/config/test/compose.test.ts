@@ -34,6 +34,9 @@ test('CLI: group swaps, typed value overrides applied last, experiment chosen by
   expect(c.config.name).toBe('pipeline-256');   // interpolation sees the overridden value
   expect(c.config.train).toEqual({ lr: 3e-4, steps: 200, warmup: 10, schedule: 'wsd' });
   expect((c.config.data as { files: string[] }).files).toEqual(['a', 'b']);
+  // group@package: the same group's option merged under another key (Hydra's package syntax)
+  expect(compose({ configDir, experiment: 'packaged' }).config).toEqual({ train: { lr: 1e-3, steps: 100, warmup: 10 }, finetune: { lr: 1e-4, steps: 50 } });
+  expect(compose({ configDir, experiment: 'packaged', overrides: ['finetune=pretrain'] }).config.finetune).toEqual({ lr: 1e-3, steps: 100, warmup: 10 });
   // a group that is not in the defaults list can be added from the CLI
   expect(compose({ configDir, overrides: ['train=sft'] }).config).toEqual({ train: { lr: 1e-4, steps: 50 } });
 });
@@ -54,7 +57,7 @@ test('validation fills defaults and refuses unknown keys (listing the allowed on
 
 test('bad files and overrides get errors naming the file:line, the group or the argument', () => {
   expect(() => compose({ configDir, experiment: 'broken' })).toThrow(/broken\.yaml:\d+:\d+: Flow sequence/);
-  expect(() => compose({ configDir, experiment: 'nope' })).toThrow(/no config "nope" in group experiment; available: broken, pipeline, self-first/);
+  expect(() => compose({ configDir, experiment: 'nope' })).toThrow(/no config "nope" in group experiment; available: broken, packaged, pipeline, self-first/);
   expect(() => compose({ configDir, overrides: ['lr'] })).toThrow(/override "lr" is not key=value/);
   expect(() => compose({ configDir, overrides: ['a..b=1'] })).toThrow(/"a..b" is not a dotted key/);
   expect(() => compose({ configDir, overrides: ['name=${missing.key}'] })).toThrow(/refers to \$\{missing.key\}, which is not set/);
@@ -71,7 +74,7 @@ test('the resolved config is written to the run directory and reads back; --help
   expect(readYaml(path.join(dir, 'overrides.yaml'))).toEqual({ choices: c.choices, overrides: ['train.lr=0.01'] });
   expect(toYaml(cfg)).toContain('lr: 0.01');
   fs.rmSync(dir, { recursive: true });
-  expect(listGroups(configDir)).toEqual({ data: ['default'], experiment: ['broken', 'pipeline', 'self-first'], model: ['base', 'tiny'], train: ['pretrain', 'sft'] });
+  expect(listGroups(configDir)).toEqual({ data: ['default'], experiment: ['broken', 'packaged', 'pipeline', 'self-first'], model: ['base', 'tiny'], train: ['pretrain', 'sft'] });
   expect(describeSchema(schema)).toContain('train.lr (positive-number, default 0.0003): peak learning rate');
   expect(() => { throw new ConfigError('x'); }).toThrow(ConfigError);
 });
