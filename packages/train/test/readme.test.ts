@@ -9,3 +9,10 @@ test('README example runs, the loss falls and the lr decays', async () => {
   expect(losses[3]).toBeLessThan(losses[0] - 0.5);
   expect(lrs[3]).toBeLessThan(lrs[1]);
 });
+
+test('README metrics example writes metrics.jsonl, a TensorBoard file and the plots', async () => {
+  const logs = await runReadmeExample(path.join(__dirname, '..', 'README.md'), 1);
+  expect(logs[0][0]).toEqual(['events.out.tfevents.*', 'loss.png', 'lr.png', 'metrics.jsonl']);
+  expect(logs[1][0]).toBe('0.50');
+  expect(logs[2][0]).toBe('PNG');
+});
