@@ -11,3 +11,10 @@ test('README example runs and the loss falls', async () => {
   expect(losses[0]).toBeLessThan(Math.log(32));
   expect(losses[2]).toBeLessThan(losses[0]);
 });
+
+test('README generation example: ragged greedy batch, reproducible sampling, manual cache loop equals generate', async () => {
+  const logs = await runReadmeExample(path.join(__dirname, '..', 'README.md'), '## Generation');
+  expect(logs[0]).toEqual(['greedy', [5, 5, 5], ['length', 'length', 'length']]);
+  expect(logs[1]).toEqual(['reproducible', true]);
+  expect(logs[2]).toEqual(['same as generate', true]);
+});
