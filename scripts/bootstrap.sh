@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything Stellar needs on a fresh Debian/Ubuntu machine with Node.js >= 20:
-# Debian packages (OpenBLAS, a C++ toolchain), pnpm, the workspace's node modules; idempotent.
+# Debian packages (OpenBLAS, a C++ toolchain, Open MPI for `mpirun -np N` data parallelism), pnpm,
+# the workspace's node modules; idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in libopenblas-dev g++ make python3; do
+for pkg in libopenblas-dev g++ make python3 openmpi-bin libopenmpi-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -83,3 +83,13 @@ test('SIGINT stops after the current step with a checkpoint', async () => {
   expect(process.listenerCount('SIGINT')).toBe(0);
   void Tensor;
 });
+
+test('training with frequent evaluation holds native memory flat (eval records no graph)', async () => {
+  const { memStats } = await import('@stellar/tensor');
+  const s = setup('memory');
+  const live: number[] = [];
+  await new Trainer({ ...s, maxSteps: 8, evalEvery: 1, evalData: () => new MemorySource(makeBatches(3, 2, 16, 32, 7), 1), handleSignals: false,
+    logger: { ...quiet(), eval: () => { live.push(memStats().liveBytes); } } }).run();
+  expect(live.length).toBe(8);
+  expect(Math.max(...live.slice(2)) - Math.min(...live.slice(2))).toBeLessThan(64 * 1024);
+});

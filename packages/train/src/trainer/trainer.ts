@@ -1,7 +1,7 @@
 // The training loop every stage plugs into: gradient accumulation with token-weighted losses, lr
 // schedule, global-norm clipping, a NaN/Inf guard, weight EMA, periodic evaluation (token-weighted
 // loss and perplexity), atomic checkpoints with exact resume, and a clean stop on SIGINT/SIGTERM.
-import { Generator, mul, tidy } from '@stellar/tensor';
+import { Generator, mul, noGrad, tidy } from '@stellar/tensor';
 import type { Module } from '@stellar/nn';
 import type { Optimizer } from '../optim/optimizer';
 import { lrMultiplier, type ScheduleOptions } from '../optim/schedule';
@@ -10,6 +10,7 @@ import type { WeightEma } from '../optim/ema';
 import { countTargets, type Batch, type BatchSource, type LossFn } from './types';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { consoleLogger, type TrainLogger } from './logger';
+import type { TrainerSync } from '../distributed/grad-sync';
 import path from 'node:path';
 
 export interface TrainerOptions {
@@ -41,6 +42,9 @@ export interface TrainerOptions {
   resume?: boolean | string;
   /** Install SIGINT/SIGTERM handlers that stop after the current step with a checkpoint (default true). */
   handleSignals?: boolean;
+  /** Data parallel (`trainerSync(initDistributed())`): token counts, losses and gradients are summed
+   *  over ranks before clipping; only the main rank logs and writes checkpoints. */
+  sync?: TrainerSync;
 }
 
 export interface EvalResult { step: number; loss: number; perplexity: number; tokens: number }
@@ -52,6 +56,9 @@ export interface TrainResult {
   evals: EvalResult[];
   checkpoint: string | null;
 }
+
+/** What ranks other than the main one log: nothing. */
+const silentLogger: TrainLogger = { step() {}, eval() {}, message() {}, close() {} };
 
 /** Finds generators on a model tree (LlamaModel keeps one for dropout and router noise). */
 function findGenerators(m: Module): Generator[] {
@@ -73,15 +80,16 @@ export class Trainer {
   constructor(private readonly o: TrainerOptions) {
     if (!(Number.isInteger(o.maxSteps) && o.maxSteps > 0)) throw new Error(`Trainer: maxSteps must be a positive integer, got ${o.maxSteps}`);
     this.gens = o.generators ?? findGenerators(o.model);
-    this.log = o.logger ?? consoleLogger();
+    this.log = o.sync && !o.sync.isMain ? silentLogger : o.logger ?? consoleLogger();
     this.ckptDir = path.join(o.runDir, 'checkpoints');
   }
 
   /** Asks the loop to stop after the current step (what the signal handlers call). */
   requestStop(reason: string): void { this.stopRequested = reason; }
 
-  private save(extra: Record<string, unknown> = {}): string {
+  private save(extra: Record<string, unknown> = {}): string | null {
     const o = this.o;
+    if (o.sync && !o.sync.isMain) return null;
     const opt = o.optimizer.state();
     const dir = saveCheckpoint(this.ckptDir, this.step, {
       model: o.model.stateDict(),
@@ -122,7 +130,8 @@ export class Trainer {
     let sum = 0, tokens = 0, n = 0;
     try {
       for (let b = await src.next(); b; b = await src.next()) {
-        const r = tidy(() => { const s = this.o.lossFn(this.o.model, b!, false); return { l: s.loss.item(), t: s.tokens }; });
+        // noGrad: a graph recorded here would keep every activation alive (nothing runs backward on it)
+        const r = noGrad(() => tidy(() => { const s = this.o.lossFn(this.o.model, b!, false); return { l: s.loss.item(), t: s.tokens }; }));
         sum += r.l * r.t; tokens += r.t;
         if (++n === this.o.evalBatches) break;
       }
@@ -156,6 +165,9 @@ export class Trainer {
     try {
       o.model.train();
       while (this.step < o.maxSteps) {
+        // a turn of the event loop per step: signal handlers (and worker messages) run even when the
+        // data source answers synchronously
+        await new Promise<void>((r) => setImmediate(r));
         const batches: Batch[] = [];
         for (let i = 0; i < accum; i++) {
           const b = await o.data.next();
@@ -166,7 +178,11 @@ export class Trainer {
         o.optimizer.lr = o.peakLr * lrMultiplier(this.step, sched);
         // token-weighted accumulation: the step's loss is the mean over every target token of all micro-batches
         const counts = batches.map(countTargets);
-        const total = counts.reduce((a, b) => a + b, 0) || 1;
+        let tokens = batches.reduce((a, b) => a + b.batchSize * b.seqLen, 0);
+        let total = counts.reduce((a, b) => a + b, 0);
+        // data parallel: every rank weights its micro-batches by the global count, so the summed gradients equal one rank's
+        if (o.sync) [total, tokens] = o.sync.sum([total, tokens]);
+        total = total || 1;
         let lossSum = 0;
         const metrics: Record<string, number> = {};
         o.model.zeroGrad();
@@ -180,6 +196,13 @@ export class Trainer {
           });
         }
         const params = o.model.parameters().filter((p) => p.data.requiresGrad);
+        if (o.sync) {
+          o.sync.allReduceGradients(params);
+          const keys = Object.keys(metrics).sort();
+          const sums = o.sync.sum([lossSum, ...keys.map((k) => metrics[k])]);
+          lossSum = sums[0];
+          keys.forEach((k, i) => { metrics[k] = sums[i + 1] / o.sync!.worldSize; });
+        }
         const norm = clip > 0 ? clipGradNorm(params, clip) : NaN;
         if (!Number.isFinite(lossSum) || (clip > 0 && !Number.isFinite(norm))) {
           o.model.zeroGrad();
@@ -192,7 +215,6 @@ export class Trainer {
         o.optimizer.step();
         o.ema?.update();
         this.step++;
-        const tokens = batches.reduce((a, b) => a + b.batchSize * b.seqLen, 0);
         result.losses.push({ step: this.step, loss: lossSum });
         this.log.step({ step: this.step, maxSteps: o.maxSteps, loss: lossSum, lr: o.optimizer.lr, gradNorm: norm, tokens, targetTokens: total, elapsedMs: Date.now() - t0, metrics });
         if (o.evalEvery && this.step % o.evalEvery === 0 && this.step < o.maxSteps) {
@@ -200,7 +222,9 @@ export class Trainer {
           if (e) { result.evals.push(e); this.log.eval(e); }
         }
         if (o.saveEvery && this.step % o.saveEvery === 0 && this.step < o.maxSteps) result.checkpoint = this.save();
-        if (this.stopRequested) { result.stoppedBy = 'signal'; break; }
+        // ranks see a signal at different moments: all stop after the same step or the others would wait forever
+        const stop = o.sync ? o.sync.sum([this.stopRequested ? 1 : 0])[0] > 0 : Boolean(this.stopRequested);
+        if (stop) { result.stoppedBy = 'signal'; break; }
       }
       if (result.stoppedBy !== 'signal' && result.stoppedBy !== 'non-finite') {
         const e = await this.evaluate();
