@@ -16,3 +16,8 @@ test('README metrics example writes metrics.jsonl, a TensorBoard file and the pl
   expect(logs[1][0]).toBe('0.50');
   expect(logs[2][0]).toBe('PNG');
 });
+
+test('README data-parallel example runs as a world of one', async () => {
+  const logs = await runReadmeExample(path.join(__dirname, '..', 'README.md'), '## Data-parallel');
+  expect(String(logs[0][0])).toMatch(/^rank 0 of 1: loss \d\.\d{3} -> \d\.\d{3}$/);
+});
