@@ -49,14 +49,15 @@ export interface BackwardOptions {
 export function backward(root: Tensor, grad: Tensor | undefined, opts: BackwardOptions, h: {
   onesLike(t: Tensor): Tensor;
   add(a: Tensor, b: Tensor): Tensor;
-  accumulate(leaf: Tensor, g: Tensor): void;
+  /** `owned`: g was made by backward itself (not the caller's tensor), so its buffer may be adopted. */
+  accumulate(leaf: Tensor, g: Tensor, owned: boolean): void;
 }): void {
   if (!root.requiresGrad) throw new Error('backward() on a tensor that does not require grad');
   if (!grad && root.size !== 1) throw new Error(`backward() needs a gradient argument for a non-scalar tensor of shape [${root.shape.join(', ')}]`);
   const rootNode = root.gradFn;
   noGrad(() => {
     const seed = grad ? grad : h.onesLike(root);
-    if (!rootNode) { h.accumulate(root, seed); if (!grad) seed.dispose(); return; }
+    if (!rootNode) { h.accumulate(root, seed, !grad); if (!grad) seed.dispose(); return; }
 
     // Topological order (iterative DFS, children first).
     const order: Node[] = [];
@@ -101,7 +102,7 @@ export function backward(root: Tensor, grad: Tensor | undefined, opts: BackwardO
         if (!inp || !g) { if (g && !inp) g.dispose(); continue; }
         if (!g.shapeEquals(inp.shape)) throw new Error(`op "${node.op.name}" produced a gradient of shape [${g.shape.join(', ')}] for an input of shape [${inp.shape.join(', ')}]`);
         if (inp.gradFn) addTo(inp.gradFn, inp.outputIndex, g);
-        else { h.accumulate(inp, g); g.dispose(); }
+        else { h.accumulate(inp, g, true); g.dispose(); }
       }
     }
   });

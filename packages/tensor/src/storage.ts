@@ -12,6 +12,9 @@ export class Storage {
 
   get alive(): boolean { return this.refs > 0; }
 
+  /** How many tensors hold this buffer: 1 means the holder may take it over instead of copying. */
+  get refCount(): number { return this.refs; }
+
   retain(): this {
     if (this.refs <= 0) throw new Error('retain of a freed storage');
     this.refs++;

@@ -170,10 +170,14 @@ export class Tensor {
     runBackward(this, grad, opts, {
       onesLike: (t) => ops.full(t.shape, 1, { dtype: t.dtype, device: t.device }),
       add: (a, b) => ops.add(a, b),
-      accumulate: (leaf, g) => {
+      accumulate: (leaf, g, owned) => {
         if (!leaf.requiresGrad) return;
         if (leaf.grad) {
           ops.addInPlace(leaf.grad, g);
+        } else if (owned && g.dtype === leaf.dtype && g.storage.refCount === 1 && g.offset === 0 && g.isContiguous
+          && g.size * DTYPE_SIZE[g.dtype] === g.storage.nbytes) {
+          // nobody else holds this fresh gradient buffer (it is released right after): adopt it, no copy
+          leaf.grad = keep(g.detach());
         } else {
           const c = g.dtype === leaf.dtype ? ops.contiguousCopy(g) : ops.cast(g, leaf.dtype);
           leaf.grad = keep(c);

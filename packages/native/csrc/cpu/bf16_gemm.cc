@@ -1,4 +1,4 @@
-// bf16 GEMM dispatch (see bf16_gemm.h) and the portable widening path: bf16 panels -> fp32 -> cblas_sgemm.
+// bf16 GEMM dispatch (see bf16_gemm.h) and the portable widening path: bf16 panels -> fp32 -> sgemm_pool.
 #include "bf16_gemm.h"
 #include <cblas.h>
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include "../core/simd.h"
 #include "../core/threadpool.h"
 #include "../shared/dtype_convert.h"
+#include "sgemm_pool.h"
 
 namespace stellar {
 namespace {
@@ -45,8 +46,7 @@ void bf16_gemm_widen(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float al
     // A block: rows of op(A) over k0..k0+kn. Stored (M, K) -> sub-block (M, kn); stored (K, M) -> (kn, M).
     std::vector<float> a = ta ? widen(A + k0 * lda, lda, kn, M) : widen(A + k0, lda, M, kn);
     std::vector<float> b = tb ? widen(B + k0, ldb, N, kn) : widen(B + k0 * ldb, ldb, kn, N);
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, kn, alpha,
-                a.data(), ta ? M : kn, b.data(), tb ? kn : N, k0 == 0 ? beta : 1.0f, C, ldc);
+    sgemm_pool(ta, tb, M, N, kn, alpha, a.data(), ta ? M : kn, b.data(), tb ? kn : N, k0 == 0 ? beta : 1.0f, C, ldc);
   }
 }
 

@@ -2,7 +2,7 @@
 // two bf16 values is exact in fp32 and the sums accumulate in fp32; only the summation order differs):
 //  - dpbf16: a packed, blocked GEMM on the AVX512_BF16 dot-product instruction (bf16_gemm_avx512.cc),
 //    chosen at run time when the CPU has it; about twice the fp32 FMA rate.
-//  - widen: panels of A and B are widened to fp32 (exact) and multiplied with cblas_sgemm (bf16_gemm.cc).
+//  - widen: panels of A and B are widened to fp32 (exact) and multiplied with single-threaded cblas_sgemm pieces on our pool (sgemm_pool.h, bf16_gemm.cc).
 // STELLAR_BF16_GEMM=widen forces the widening path (read on every call, so tests and benches can switch).
 #pragma once
 #include <cstdint>

@@ -1,4 +1,5 @@
-// GEMM through the system BLAS (OpenBLAS): batched, strided, all transpose combinations, plus
+// GEMM through the system BLAS (OpenBLAS): batched, strided, all transpose combinations (fp32 split
+// over our thread pool, see sgemm_pool.h), plus
 // bf16 inputs with fp32 accumulation: cblas_sbgemm when the installed OpenBLAS exports it (looked up
 // at run time: Debian's 0.3.21 declares it but is built without it), else bf16_gemm.h.
 #include <cblas.h>
@@ -7,6 +8,7 @@
 #include "../core/threadpool.h"
 #include "../shared/kernel_args/gemm.h"
 #include "bf16_gemm.h"
+#include "sgemm_pool.h"
 
 namespace stellar {
 namespace {
@@ -40,13 +42,14 @@ STELLAR_KERNEL("cpu/gemm", a) {
       bf16_gemm(va.trans, vb.trans, M, N, K, alpha, A.ptr<uint16_t>() + b * va.bstride, va.ld,
                 B.ptr<uint16_t>() + b * vb.bstride, vb.ld, beta, c, ldc);
     } else if (bf16) {
+      // sgemm_pool leaves OpenBLAS single-threaded; sbgemm has no split of ours, so it threads itself
+      if (openblas_get_num_threads() != num_threads()) openblas_set_num_threads(num_threads());
       find_sbgemm()(CblasRowMajor, va.trans ? CblasTrans : CblasNoTrans, vb.trans ? CblasTrans : CblasNoTrans,
                    M, N, K, alpha, A.ptr<bfloat16>() + b * va.bstride, va.ld, B.ptr<bfloat16>() + b * vb.bstride, vb.ld,
                    beta, c, ldc);
     } else {
-      cblas_sgemm(CblasRowMajor, va.trans ? CblasTrans : CblasNoTrans, vb.trans ? CblasTrans : CblasNoTrans,
-                  M, N, K, alpha, A.ptr<float>() + b * va.bstride, va.ld, B.ptr<float>() + b * vb.bstride, vb.ld,
-                  beta, c, ldc);
+      sgemm_pool(va.trans, vb.trans, M, N, K, alpha, A.ptr<float>() + b * va.bstride, va.ld,
+                 B.ptr<float>() + b * vb.bstride, vb.ld, beta, c, ldc);
     }
   }
 }

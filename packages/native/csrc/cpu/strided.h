@@ -65,14 +65,29 @@ struct StridedIter {
     }
   }
 
-  // fn(row_offsets[N], inner_len) over all rows, in parallel when the total work is large.
+  // fn(offsets[N], len) over all rows, in parallel when the total work is large. Rows longer than
+  // grain_elems are handed out in pieces of grain_elems (fn sees each piece as a shorter row): a
+  // contiguous tensor coalesces into a single row, which would otherwise run on one thread.
   template <typename F>
   void for_each_row(F&& fn, int64_t grain_elems = 32768) const {
     int64_t R = rows(), L = inner();
-    int64_t grain_rows = std::max<int64_t>(1, grain_elems / std::max<int64_t>(L, 1));
-    parallel_for(R, grain_rows, [&](int64_t b, int64_t e) {
+    if (L <= grain_elems) {
+      int64_t grain_rows = std::max<int64_t>(1, grain_elems / std::max<int64_t>(L, 1));
+      parallel_for(R, grain_rows, [&](int64_t b, int64_t e) {
+        int64_t off[N];
+        for (int64_t r = b; r < e; ++r) { row_offsets(r, off); fn(off, L); }
+      });
+      return;
+    }
+    int64_t pieces = (L + grain_elems - 1) / grain_elems;
+    parallel_for(R * pieces, 1, [&](int64_t b, int64_t e) {
       int64_t off[N];
-      for (int64_t r = b; r < e; ++r) { row_offsets(r, off); fn(off, L); }
+      for (int64_t t = b; t < e; ++t) {
+        int64_t r = t / pieces, start = (t % pieces) * grain_elems;
+        row_offsets(r, off);
+        for (int k = 0; k < N; ++k) off[k] += start * strides[k][ndim - 1];
+        fn(off, std::min<int64_t>(grain_elems, L - start));
+      }
     });
   }
 };

@@ -2,7 +2,7 @@
 // model.layers.N.self_attn.q_proj.weight, ..., model.norm.weight, lm_head.weight), logits and the
 // HF-shifted next-token loss, attention masks, position ids and the KV cache. Tied embeddings reuse
 // model.embed_tokens.weight as the output matrix.
-import { Tensor, Generator, arange, crossEntropy, matmul, slice, transpose, tidy, isGradEnabled, add, mul, type Device } from '@stellar/tensor';
+import { Tensor, Generator, arange, concat, crossEntropy, full, matmul, slice, transpose, tidy, isGradEnabled, add, mul, type Device } from '@stellar/tensor';
 import { Module, ModuleList } from '../module';
 import { Embedding } from '../layers/embedding';
 import { Linear } from '../layers/linear';
@@ -174,8 +174,11 @@ export class StellarForCausalLM extends Module {
       const logits = this.logitsOf(h);   // (B, T, V)
       let lmLoss: Tensor | null = null, loss: Tensor | null = null;
       if (labels) {
-        // logits at t predict the label at t + 1; the last position predicts nothing
-        lmLoss = crossEntropy(slice(logits, 1, 0, T - 1), slice(labels, 1, 1), { ignoreIndex: -100, labelSmoothing: opts.labelSmoothing ?? 0 });
+        // logits at t predict the label at t + 1; the last position predicts nothing. Shifting the small
+        // label tensor (not slicing the (B, T, V) logits) keeps the logits contiguous: no copy of them.
+        const B = inputIds.shape[0];
+        const shifted = concat([slice(labels, 1, 1), full([B, 1], -100, { dtype: labels.dtype })], 1);   // (B, T)
+        lmLoss = crossEntropy(logits, shifted, { ignoreIndex: -100, labelSmoothing: opts.labelSmoothing ?? 0 });
         loss = lmLoss;
         const c = this.config;
         if (trunk.auxLoss && c.routerAuxLossCoef > 0) loss = add(loss, mul(trunk.auxLoss, c.routerAuxLossCoef));

@@ -14,7 +14,9 @@ const copyOp: OpDef<{ dtype: DType }> = defineOp<{ dtype: DType }>({
   grad(ctx, [g]) {
     if (!g) return [null];
     const inDtype = ctx.inputMeta[0].dtype;
-    return [isFloat(inDtype) ? run1(copyOp, [g], { dtype: inDtype }) : null];
+    if (!isFloat(inDtype)) return [null];
+    // a same-dtype copy passes its gradient through unchanged: a new reference, not another copy
+    return [g.dtype === inDtype ? g.view(g.shape) : run1(copyOp, [g], { dtype: inDtype })];
   },
 });
 registerNative<{ dtype: DType }>('copy', 'copy', (dev, [x], [y]) => {

@@ -34,13 +34,25 @@ const matmulOp = defineOp<Record<string, never>>({
       ga.dispose(); bt.dispose();
     }
     if (ctx.needsGrad[1]) {
-      if (b.ndim === 2 && a.ndim > 2) {
+      if (b.ndim === 2) {
         // dB = A_flat^T @ G_flat: one GEMM over all batch rows instead of a batched GEMM plus a sum
-        const af = reshape(a, [-1, a.shape[a.ndim - 1]]);
-        const gf = reshape(g, [-1, g.shape[g.ndim - 1]]);
-        const at = transpose(af);
-        out[1] = matmul(at.dtype === gf.dtype ? at : at.cast(gf.dtype), gf);
-        af.dispose(); gf.dispose(); at.dispose();
+        const af = reshape(a, [-1, a.shape[a.ndim - 1]]);   // (rows, K)
+        const gf = reshape(g, [-1, g.shape[g.ndim - 1]]);   // (rows, N)
+        const afc = af.dtype === gf.dtype ? af : af.cast(gf.dtype);
+        if (isColumnMajor(b)) {
+          // B is a transposed view (x @ W^T): compute dB^T = G^T A as a contiguous (N, K) buffer so
+          // the gradient reaching W through the transpose is contiguous and is adopted without a copy
+          const gt = transpose(gf);
+          const dbt = matmul(gt, afc);                          // (N, K)
+          out[1] = transpose(dbt);                              // (K, N) view
+          gt.dispose(); dbt.dispose();
+        } else {
+          const at = transpose(afc);
+          out[1] = matmul(at, gf);                              // (K, N)
+          at.dispose();
+        }
+        if (afc !== af) afc.dispose();
+        af.dispose(); gf.dispose();
       } else {
         const at = transpose(a);
         const gb = matmul(at.dtype === g.dtype ? at : at.cast(g.dtype), g);
@@ -56,6 +68,11 @@ const matmulOp = defineOp<Record<string, never>>({
     return out;
   },
 });
+
+/** A 2-D matrix stored column by column (a transposed view of a row-major one). */
+function isColumnMajor(t: Tensor): boolean {
+  return t.ndim === 2 && t.strides[0] === 1 && t.strides[1] === t.shape[0] && t.shape[0] > 1 && t.shape[1] > 1;
+}
 
 /** True when the matrix (last two dims) can be handed to BLAS as is (one unit stride). */
 function blasOk(shape: number[], strides: number[]): boolean {

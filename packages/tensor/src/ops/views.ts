@@ -4,7 +4,7 @@ import { Tensor } from '../tensor';
 import { defineOp, run1 } from '../op';
 import { inferShape, viewStrides, normAxis, numel, contiguousStrides } from '../shape';
 import { contiguous } from './copy';
-import { zeros } from './creation';
+import { zeros, fill_ } from './creation';
 import { sumTo } from './binary';
 
 interface ViewAttrs { shape: number[] }
@@ -116,8 +116,24 @@ const sliceOp = defineOp<SliceAttrs>({
   grad(ctx, [g]) {
     if (!g) return [null];
     const { axis, start, end, step } = ctx.attrs;
-    const gx = zeros(ctx.inputMeta[0].shape, { device: g.device });
-    const dst = slice(gx, axis, start, end, step);
+    const shape = ctx.inputMeta[0].shape;
+    if (step !== 1) {
+      const gz = zeros(shape, { device: g.device });
+      const dst = slice(gz, axis, start, end, step);
+      copyInto(dst, g);
+      dst.dispose();
+      return [gz];
+    }
+    // contiguous range: write g into it and zero only the parts before and after (the slice of the
+    // logits for the loss makes this a full (B, T, V) gradient, worth not writing twice)
+    const gx = Tensor.empty(shape, { device: g.device });
+    for (const [s0, e0] of [[0, start], [end, shape[axis]]]) {
+      if (e0 <= s0) continue;
+      const part = slice(gx, axis, s0, e0);
+      fill_(part, 0);
+      part.dispose();
+    }
+    const dst = slice(gx, axis, start, end);
     copyInto(dst, g);
     dst.dispose();
     return [gx];
