@@ -1,0 +1,84 @@
+// stellar-train: `stellar-train <stage> [group=option] [key=value ...]` runs a stage from configs/
+// (pipeline, tokenizer, pretrain, sft, lora, distill); --help lists stages, groups and keys; --cfg
+// prints the resolved config without running.
+import fs from 'node:fs';
+import path from 'node:path';
+import { compose, listGroups, validateConfig, describeSchema, toYaml, ConfigError } from '@stellar/config';
+import { schema, type RunConfig } from './schema';
+import { pipelineStage } from './stages/pipeline';
+import { trainTokenizerStage } from './stages/tokenizer';
+import { pretrainStage } from './stages/pretrain';
+import { sftStage } from './stages/sft';
+import { distillStage } from './stages/distill';
+import type { StageContext } from './stages/common';
+
+const STAGES: Record<string, string> = {
+  pipeline: 'tokenizer -> pretrain -> SFT on the built-in data, then an evaluation table (the default job)',
+  tokenizer: 'train a byte-level BPE tokenizer on the pretraining text',
+  pretrain: 'pretrain a model on token shards of the pretraining text',
+  sft: 'supervised fine-tuning on conversations (loss on assistant tokens), from init=<model dir>',
+  lora: 'SFT with LoRA adapters on a frozen base, from init=<model dir>',
+  distill: 'train a student on distill.teacher=<model dir> soft targets',
+};
+
+/** configs/ of the repository (two levels above dist/ or src/), or STELLAR_CONFIGS. */
+export function defaultConfigDir(): string {
+  if (process.env.STELLAR_CONFIGS) return process.env.STELLAR_CONFIGS;
+  for (let d = __dirname; d !== path.dirname(d); d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'configs', 'experiment'))) return path.join(d, 'configs');
+  }
+  throw new Error('configs/ not found: run from the repository or set STELLAR_CONFIGS');
+}
+
+export function helpText(configDir: string): string {
+  const groups = listGroups(configDir);
+  return [
+    'usage: stellar-train <stage> [group=option ...] [key=value ...] [--cfg] [--help]',
+    '',
+    'stages:',
+    ...Object.entries(STAGES).map(([k, v]) => `  ${k.padEnd(10)} ${v}`),
+    '',
+    `config groups (${configDir}):`,
+    ...Object.entries(groups).map(([g, opts]) => `  ${g.padEnd(10)} ${opts.join(', ')}`),
+    '',
+    'The stage picks experiment=<stage>; `model=small` swaps a group, `train.lr=3e-4` sets a key.',
+    '--cfg prints the resolved config and exits; resume=latest continues the newest run of the stage.',
+    '',
+    'keys:',
+    ...describeSchema(schema as never).map((l) => `  ${l}`),
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void } = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => process.stdout.write(s + '\n'));
+  const err = io.err ?? ((s: string) => process.stderr.write(s + '\n'));
+  try {
+    const configDir = defaultConfigDir();
+    if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) { out(helpText(configDir)); return argv.length === 0 ? 2 : 0; }
+    const flags = argv.filter((a) => a.startsWith('--'));
+    const unknownFlag = flags.find((f) => f !== '--cfg');
+    if (unknownFlag) { err(`unknown option ${unknownFlag} (options: --help, --cfg)`); return 2; }
+    const [stage, ...rest] = argv.filter((a) => !a.startsWith('--'));
+    if (!(stage in STAGES)) { err(`unknown stage "${stage}"; stages: ${Object.keys(STAGES).join(', ')}`); return 2; }
+    const composed = compose({ configDir, experiment: stage, overrides: rest });
+    const cfg = validateConfig(schema as never, { ...composed.config, stage }) as RunConfig;
+    if (flags.includes('--cfg')) { out(toYaml(cfg).trimEnd()); return 0; }
+    const ctx: StageContext = { cfg, composed, say: err };
+    switch (cfg.stage) {
+      case 'pipeline': { const r = await pipelineStage(ctx); out(r.report); break; }
+      case 'tokenizer': await trainTokenizerStage(ctx); break;
+      case 'pretrain': { const r = await pretrainStage(ctx); if (!r.final) return 130; out(`final model: ${r.final}`); break; }
+      case 'sft': case 'lora': { const r = await sftStage(ctx, cfg.stage); if (!r.final && r.stoppedBy === 'signal') return 130; out(`final model: ${r.final ?? '(adapter only) ' + path.join(r.dir, 'adapter')}`); break; }
+      case 'distill': { const r = await distillStage(ctx); if (!r.final) return 130; out(`final model: ${r.final}`); break; }
+    }
+    return 0;
+  } catch (e) {
+    err(e instanceof ConfigError ? `config error: ${e.message}` : `error: ${(e as Error).message}`);
+    if (process.env.STELLAR_DEBUG) err((e as Error).stack ?? '');
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

@@ -1,0 +1,4 @@
+// SFT data: conversation normalisation and the chat-templated dataset with assistant-only labels.
+export * from './conversations';
+export * from './sft-dataset';
+export * from './preference';
