@@ -1,67 +1,7 @@
-// Runs every *.bench.mjs in this folder in name order, each in its own node process, and stops at
-// the first failure. First builds what the benches import when it is missing or older than its
-// sources: the native addon, then @stellar/tensor's and @stellar/nn's dist (benches import the dist).
+// Runs this package's benches (every *.bench.mjs here, in name order), building stale dists first.
 // Usage (from the package): node bench/run.mjs [filter]   (filter keeps benches whose name contains it)
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runBenches } from '../../../scripts/run-benches.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const pkg = path.dirname(here);
-const packages = path.dirname(pkg);
-const filter = process.argv[2] ?? '';
-
-/** Newest modification time (ms) of the files under dir (0 when it does not exist). */
-function newest(dir) {
-  if (!fs.existsSync(dir)) return 0;
-  let t = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : fs.statSync(p).mtimeMs);
-  }
-  return t;
-}
-const mtime = (file) => (fs.existsSync(file) ? fs.statSync(file).mtimeMs : 0);
-
-function run(cwd, cmd, args) {
-  console.log(`[bench] building: (cd ${path.relative(process.cwd(), cwd) || '.'} && ${cmd} ${args.join(' ')})`);
-  const r = spawnSync(cmd, args, { cwd, stdio: 'inherit', env: process.env });
-  if (r.status !== 0) {
-    console.error(`[bench] build failed: ${cmd} ${args.join(' ')} in ${cwd}`);
-    process.exit(1);
-  }
-}
-
-// native addon (incremental build; it holds a lock, so a concurrent build just waits)
-const native = path.join(packages, 'native');
-if (mtime(path.join(native, 'build', 'Release', 'stellar_native.node')) < newest(path.join(native, 'csrc'))) run(native, process.execPath, ['scripts/build.mjs']);
-// TypeScript dists, dependencies first
-for (const name of ['native', 'tensor', 'nn']) {
-  const dir = path.join(packages, name);
-  if (mtime(path.join(dir, 'dist', 'index.mjs')) < newest(path.join(dir, 'src'))) run(dir, 'npx', ['tsup']);
-}
-
-const benches = fs.readdirSync(here).filter((f) => f.endsWith('.bench.mjs') && f.includes(filter)).sort();
-if (benches.length === 0) {
-  console.error(`[bench] no *.bench.mjs in ${here}${filter ? ` matching "${filter}"` : ''}`);
-  process.exit(1);
-}
-
-const results = [];
-for (const file of benches) {
-  console.log(`[bench] ${file}`);
-  const t0 = Date.now();
-  const r = spawnSync(process.execPath, [path.join(here, file)], { cwd: pkg, stdio: 'inherit', env: process.env });
-  const seconds = (Date.now() - t0) / 1000;
-  const ok = r.status === 0;
-  results.push({ bench: file, ok, seconds, status: r.status, signal: r.signal });
-  fs.writeFileSync(path.join(pkg, '.bench-results.json'), JSON.stringify(results, null, 2) + '\n');
-  if (!ok) {
-    const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit code ${r.status}`;
-    console.error(`[bench] FAILED: ${file} (${why}) after ${seconds.toFixed(1)} s; not running the ${benches.length - results.length} remaining bench(es)`);
-    process.exit(1);
-  }
-  console.log(`[bench] ${file} done in ${seconds.toFixed(1)} s`);
-}
-console.log(`[bench] ${results.length} bench(es) done: ${results.map((r) => r.bench).join(', ')}`);
+runBenches(path.dirname(fileURLToPath(import.meta.url)), { deps: ['native', 'tensor', 'nn'], filter: process.argv[2] ?? '' });

@@ -82,6 +82,8 @@ export function fromHfConfig(json: Json): ModelConfig {
   }
   const o: Partial<ModelConfig> = {};
   for (const [h, ours] of FIELDS[type]) if (h in json && json[h] !== null) (o as Json)[ours] = json[h];
+  // HF adds the load-balancing loss to the training loss only with output_router_logits
+  if (type === 'mixtral' && json.output_router_logits === false) o.routerAuxLossCoef = 0;
   readRope(json, o, type);
   if (type === 'mixtral' && !(Number(o.numLocalExperts) > 0)) throw new ConfigError('a mixtral config needs num_local_experts > 0');
   const c = makeConfig(o);
@@ -109,4 +111,14 @@ export function toHfConfig(c: ModelConfig): Json {
   if (c.ropeScaling) j.rope_scaling = { rope_type: c.ropeScaling.type, factor: c.ropeScaling.factor };
   if (type === 'mixtral') j.output_router_logits = c.routerAuxLossCoef > 0;   // HF adds the aux loss only then
   return j;
+}
+
+// transformers' strict config classes reject an integer where a float is declared (e.g. a JSON `0`
+// for router_jitter_noise), so these keys are always written with a decimal point
+const FLOAT_KEYS = ['rms_norm_eps', 'rope_theta', 'initializer_range', 'router_aux_loss_coef', 'router_jitter_noise', 'attention_dropout', 'factor'];
+
+/** `config.json` text for this config: toHfConfig with float fields spelled as floats. */
+export function hfConfigJson(c: ModelConfig, extra: Json = {}): string {
+  const text = JSON.stringify({ ...toHfConfig(c), ...extra }, null, 2);
+  return text.replace(new RegExp(`("(?:${FLOAT_KEYS.join('|')})": )(-?\\d+)(,?)$`, 'gm'), '$1$2.0$3') + '\n';
 }

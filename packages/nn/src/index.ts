@@ -7,4 +7,5 @@ export * from './model';
 export * from './pretrained';
 export * from './lora';
 export * from './checkpoint';
+export * from './model/moe';
 export * from './generation';

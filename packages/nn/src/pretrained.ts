@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Tensor, saveSafetensors, loadSafetensors, cast, type DType } from '@stellar/tensor';
-import { fromHfConfig, toHfConfig } from './hf-config';
+import { fromHfConfig, hfConfigJson } from './hf-config';
 import { StellarForCausalLM } from './model/causal-lm';
 
 export interface SavePretrainedOptions {
@@ -88,7 +88,9 @@ export function savePretrained(model: StellarForCausalLM, dir: string, opts: Sav
   } finally {
     for (const t of converted) t.dispose();
   }
-  writeJsonAtomic(path.join(dir, 'config.json'), { ...toHfConfig(model.config), torch_dtype: TORCH_DTYPE[dtype] });
+  const cfgFile = path.join(dir, 'config.json');
+  fs.writeFileSync(`${cfgFile}.tmp`, hfConfigJson(model.config, { torch_dtype: TORCH_DTYPE[dtype] }));
+  fs.renameSync(`${cfgFile}.tmp`, cfgFile);
 }
 
 /** Reads the index of a sharded checkpoint: name -> shard file, with the files checked to be plain names in `dir`. */

@@ -1,5 +1,5 @@
 // ModelConfig: defaults, rejected overrides, and the HF config.json adapter both ways.
-import { makeConfig, fromHfConfig, toHfConfig, modelTypeOf, stellarOnlyFields, DEFAULT_CONFIG, ConfigError } from '../src';
+import { makeConfig, fromHfConfig, toHfConfig, hfConfigJson, modelTypeOf, stellarOnlyFields, DEFAULT_CONFIG, ConfigError } from '../src';
 
 test('defaults are HF LlamaConfig defaults; KV heads default to the query heads', () => {
   const c = makeConfig({ numAttentionHeads: 8, hiddenSize: 512 });
@@ -84,4 +84,16 @@ test('MoE configs save as mixtral (HF keys) unless a Stellar-only MoE field is s
   expect(modelTypeOf({ ...c, sharedExpertIntermediateSize: 16 })).toBe('stellar');
   expect(() => fromHfConfig({ ...j, num_local_experts: 0 })).toThrow(/num_local_experts > 0/);
   expect(() => makeConfig({ numLocalExperts: 2, numExpertsPerTok: 3 })).toThrow(/exceeds numLocalExperts/);
+});
+
+test('config.json text spells float fields as floats (transformers rejects 0 for a float) and reads back', () => {
+  const c = makeConfig({ hiddenSize: 32, numAttentionHeads: 4, numLocalExperts: 4, ropeTheta: 10000, routerJitterNoise: 0, ropeScaling: { type: 'linear', factor: 2 } });
+  const text = hfConfigJson(c);
+  expect(text).toMatch(/"router_jitter_noise": 0\.0,/);
+  expect(text).toMatch(/"rope_theta": 10000\.0,/);
+  expect(text).toMatch(/"factor": 2\.0\n/);
+  expect(text).toMatch(/"num_local_experts": 4,/);
+  expect(fromHfConfig(JSON.parse(text))).toEqual(c);
+  // a Mixtral config without output_router_logits trains without the aux loss, as HF does
+  expect(fromHfConfig({ ...JSON.parse(text), output_router_logits: false }).routerAuxLossCoef).toBe(0);
 });

@@ -25,6 +25,7 @@ const cases: [string, Case][] = [
   ['tied', { tie: true }],
   ['sharded, linear RoPE scaling', { tie: false, extra: { ropeScaling: { type: 'linear', factor: 2 } }, save: { maxShardSize: 4000 } }],
   ['dynamic NTK RoPE past the trained length', { tie: true, extra: { ropeScaling: { type: 'dynamic', factor: 2 }, maxPositionEmbeddings: 4 } }],
+  ['Mixtral MoE', { tie: false, extra: { numLocalExperts: 4, numExpertsPerTok: 2, routerAuxLossCoef: 0.02 }, cls: 'MixtralForCausalLM' }],
 ];
 const run = python ? test.each(cases) : test.skip.each(cases);
 const title = python ? 'transformers loads a savePretrained directory with identical logits (%s)'

@@ -11,6 +11,7 @@ import { LlamaDecoderLayer } from './decoder-layer';
 import { KVCache } from './kv-cache';
 import { checkpoint } from '../checkpoint';
 import { headDim, validateConfig, type ModelConfig } from '../config';
+import { loadBalancingLoss } from './moe';
 import type { ForwardContext } from './context';
 import { keyPaddingMask, maxPosition } from './masks';
 
@@ -77,7 +78,8 @@ export class LlamaModel extends Module {
         keyPaddingMask: opts.attentionMask ? keyPaddingMask(opts.attentionMask, B, past + T) : null,
         cache,
         generator: this.generator,
-        auxLosses: [],
+        routerLogits: [],
+        topkIndices: [],
         zLosses: [],
       };
       let x = this.embedTokens.forward(ids);   // (B, T, C)
@@ -88,17 +90,25 @@ export class LlamaModel extends Module {
         // MoE losses produced inside the recomputed block travel as extra outputs so they get gradients
         const extras = ctx.keyPaddingMask ? [ctx.positions, ctx.keyPaddingMask] : [ctx.positions];
         const [y, ...losses] = checkpoint((h, positions, mask) => {
-          const inner: ForwardContext = { ...ctx, positions, keyPaddingMask: mask ?? null, auxLosses: [], zLosses: [] };
+          const inner: ForwardContext = { ...ctx, positions, keyPaddingMask: mask ?? null, routerLogits: [], topkIndices: [], zLosses: [] };
           const o = layer.forward(h, inner);
-          return [o, ...inner.auxLosses, ...inner.zLosses];
+          return [o, ...inner.routerLogits, ...inner.topkIndices, ...inner.zLosses];
         }, x, extras, params, this.generator);
-        const half = losses.length / 2;
-        ctx.auxLosses.push(...losses.slice(0, half));
-        ctx.zLosses.push(...losses.slice(half));
+        const n = losses.length / 3;   // one router output, choice and z-loss per MoE layer
+        ctx.routerLogits.push(...losses.slice(0, n));
+        ctx.topkIndices.push(...losses.slice(n, 2 * n));
+        ctx.zLosses.push(...losses.slice(2 * n));
         x = y;
       }
       const meanOf = (ls: Tensor[]) => (ls.length ? mul(ls.reduce((a, b) => add(a, b)), 1 / ls.length) : null);
-      return { hidden: this.norm.forward(x), auxLoss: meanOf(ctx.auxLosses), zLoss: meanOf(ctx.zLosses) };
+      // HF's load_balancing_loss_func: assignment counts and router probabilities pooled over every
+      // layer (and over real tokens only when an attention mask is given), not a mean of per-layer losses
+      const c = this.config;
+      const tokenMask = opts.attentionMask ? slice(opts.attentionMask, 1, opts.attentionMask.shape[1] - T) : null;   // (B, T)
+      const auxLoss = ctx.routerLogits.length
+        ? loadBalancingLoss(ctx.routerLogits.map((l, i) => ({ routerLogits: l, topkIndices: ctx.topkIndices[i] })), c.numLocalExperts, c.numExpertsPerTok, tokenMask)
+        : null;
+      return { hidden: this.norm.forward(x), auxLoss, zLoss: meanOf(ctx.zLosses) };
     });
     if (cache) cache.advance(T);
     return out;

@@ -13,7 +13,10 @@ export interface ForwardContext {
   cache: KVCache | null;
   /** Source of dropout / drop-path / router-noise randomness in training. */
   generator: Generator;
-  /** MoE layers push their load-balancing and z losses (scalars) here. */
-  auxLosses: Tensor[];
+  /** MoE layers push their router logits (N, E) and chosen experts (N, k) here: the load-balancing
+   *  loss pools them over all layers, as transformers does. */
+  routerLogits: Tensor[];
+  topkIndices: Tensor[];
+  /** MoE layers push their z-losses (scalars) here. */
   zLosses: Tensor[];
 }

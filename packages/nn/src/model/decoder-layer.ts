@@ -7,12 +7,14 @@ import { Module, Parameter } from '../module';
 import { RMSNorm } from '../layers/rmsnorm';
 import { LlamaAttention } from './attention';
 import { LlamaMLP } from './mlp';
+import { MoeBlock } from './moe';
 import type { ModelConfig } from '../config';
 import type { ForwardContext } from './context';
 
 export class LlamaDecoderLayer extends Module {
   readonly selfAttn: LlamaAttention;
-  readonly mlp: LlamaMLP;
+  /** Dense SwiGLU `mlp`, or with numLocalExperts > 0 the MoE block under HF Mixtral's on-disk name `block_sparse_moe`. */
+  readonly mlp: LlamaMLP | MoeBlock;
   readonly inputLayernorm: RMSNorm;
   readonly postAttentionLayernorm: RMSNorm | null;   // absent with parallelResidual
   readonly attnLayerScale: Parameter | null;         // (C) LayerScale
@@ -23,9 +25,8 @@ export class LlamaDecoderLayer extends Module {
 
   constructor(private readonly c: ModelConfig, g: Generator, readonly layerIdx: number) {
     super();
-    if (c.numLocalExperts > 0) throw new Error('numLocalExperts > 0: MoE layers are not wired into the decoder yet');
     this.selfAttn = this.registerModule('self_attn', new LlamaAttention(c, g, layerIdx));
-    this.mlp = this.registerModule('mlp', new LlamaMLP(c, g));
+    this.mlp = c.numLocalExperts > 0 ? this.registerModule('block_sparse_moe', new MoeBlock(c, g)) : this.registerModule('mlp', new LlamaMLP(c, g));
     this.inputLayernorm = this.registerModule('input_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps));
     this.postAttentionLayernorm = c.parallelResidual ? null : this.registerModule('post_attention_layernorm', new RMSNorm(c.hiddenSize, c.rmsNormEps));
     const scale = (name: string) => {
@@ -44,7 +45,10 @@ export class LlamaDecoderLayer extends Module {
       const beta = (8 * N) ** -0.25;
       const a = this.selfAttn, m = this.mlp;
       noGrad(() => tidy(() => {
-        for (const l of [a.vProj, a.oProj, m.gateProj, m.upProj, m.downProj]) {
+        // MoE: every expert's (and the shared expert's) matrices, not the router
+        const ffn = m instanceof LlamaMLP ? [m.gateProj, m.upProj, m.downProj]
+          : [...m.experts.items, ...(m.sharedExpert ? [m.sharedExpert] : [])].flatMap((e) => [e.gate, e.up, e.down]);
+        for (const l of [a.vProj, a.oProj, ...ffn]) {
           copyInto(l.weight.data, mul(l.weight.data, beta));
         }
       }));
@@ -62,21 +66,35 @@ export class LlamaDecoderLayer extends Module {
     return y;
   }
 
-  /** x (B, T, C) -> (B, T, C) */
+  /** The feed-forward branch h (B, T, C) -> (B, T, C); an MoE block also hands back its router logits, choices and z-loss. */
+  private ffn(h: Tensor, ctx: ForwardContext, losses: Tensor[]): Tensor {
+    if (this.mlp instanceof LlamaMLP) return this.mlp.forward(h);
+    const o = this.mlp.forward(h, { generator: ctx.generator });
+    losses.push(o.routerLogits, o.topkIndices, o.zLoss);
+    return o.y;
+  }
+
+  /** x (B, T, C) -> (B, T, C); MoE layers push their router outputs and z-loss to ctx. */
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    return tidy(() => {
+    // the losses leave the tidy scope with the output, so they live on in the caller's scope
+    const { out, losses } = tidy(() => {
+      const losses: Tensor[] = [];
       const attn = (h: Tensor) => this.branch(this.selfAttn.forward(h, ctx), this.attnLayerScale, ctx);
-      const mlp = (h: Tensor) => this.branch(this.mlp.forward(h), this.mlpLayerScale, ctx);
+      const mlp = (h: Tensor) => this.branch(this.ffn(h, ctx, losses), this.mlpLayerScale, ctx);
+      let out: Tensor;
       if (this.c.deepNorm) {
         const h = this.inputLayernorm.forward(add(mul(x, this.alpha), attn(x)));
-        return this.postAttentionLayernorm!.forward(add(mul(h, this.alpha), mlp(h)));
-      }
-      if (this.c.parallelResidual) {
+        out = this.postAttentionLayernorm!.forward(add(mul(h, this.alpha), mlp(h)));
+      } else if (this.c.parallelResidual) {
         const n = this.inputLayernorm.forward(x);
-        return add(add(x, attn(n)), mlp(n));
+        out = add(add(x, attn(n)), mlp(n));
+      } else {
+        const h = add(x, attn(this.inputLayernorm.forward(x)));
+        out = add(h, mlp(this.postAttentionLayernorm!.forward(h)));
       }
-      const h = add(x, attn(this.inputLayernorm.forward(x)));
-      return add(h, mlp(this.postAttentionLayernorm!.forward(h)));
+      return { out, losses };
     });
+    if (losses.length) { ctx.routerLogits.push(losses[0]); ctx.topkIndices.push(losses[1]); ctx.zLosses.push(losses[2]); }
+    return out;
   }
 }

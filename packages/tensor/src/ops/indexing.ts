@@ -1,11 +1,12 @@
-// Index ops: indexSelect along an axis (embedding lookup) with scatter-add backward, and gather
-// along an axis (picking per-row entries, e.g. token log-probabilities) with its backward.
+// Index ops: indexSelect along an axis (embedding lookup) with scatter-add backward, indexAdd (its
+// adjoint, e.g. MoE outputs summed back into token rows), gather along an axis (picking per-row
+// entries, e.g. token log-probabilities) with its backward, and topk (host-side selection).
 import { Tensor } from '../tensor';
 import { defineOp, registerNative, run1 } from '../op';
 import { args } from '../args';
 import { isIndex } from '../dtype';
 import { normAxis, numel } from '../shape';
-import { contiguous } from './copy';
+import { contiguous, copyInto } from './copy';
 import { zeros } from './creation';
 import { transpose, reshape } from './views';
 
@@ -96,4 +97,68 @@ export function gather(x: Tensor, axis: number, ids: Tensor): Tensor {
   const r = transpose(y, a, -1);
   xt.dispose(); it.dispose(); y.dispose();
   return r;
+}
+
+const indexAddOp = defineOp<IndexAttrs>({
+  name: 'index_add',
+  outputs([x, ids, src], { axis }) {
+    requireIds(ids, 'indexAdd');
+    if (ids.ndim !== 1) throw new Error('indexAdd: indices must be 1-D');
+    if (x.dtype !== 'float32' || src.dtype !== 'float32') throw new Error('indexAdd: values must be float32');
+    const want = [...x.shape];
+    want[axis] = ids.shape[0];
+    if (src.ndim !== x.ndim || src.shape.some((d, i) => d !== want[i])) {
+      throw new Error(`indexAdd: source [${src.shape.join(', ')}] must be [${want.join(', ')}]`);
+    }
+    return [{ shape: [...x.shape], dtype: 'float32' }];
+  },
+  save: { inputs: [1] },
+  grad(ctx, [g]) {
+    if (!g) return [null, null, null];
+    const ids = ctx.saved[1]!;
+    // d/dx is the identity; d/dsrc picks the rows each source row was added to
+    const gx = ctx.needsGrad[0] ? g.view(g.shape) : null;
+    const gs = ctx.needsGrad[2] ? indexSelect(g, ctx.attrs.axis, ids) : null;
+    return [gx, null, gs];
+  },
+});
+registerNative<IndexAttrs>('index_add', 'index_add', (dev, [x, ids, src], [y], { axis }) => {
+  const sc = contiguous(src);
+  try {
+    copyInto(y, x);
+    const outer = numel(x.shape.slice(0, axis)), inner = numel(x.shape.slice(axis + 1));
+    args.begin().num(outer).num(x.shape[axis]).num(inner).tensor(sc).tensor(ids).tensor(y).run(dev, 'index_add');
+  } finally { sc.dispose(); }
+});
+
+/**
+ * torch.index_add (out of place): x with src's slices added at positions `ids` along `axis`;
+ * repeated ids accumulate. Gradients flow to x (identity) and src (indexSelect of the gradient).
+ */
+export function indexAdd(x: Tensor, axis: number, ids: Tensor, src: Tensor): Tensor {
+  return run1(indexAddOp, [x, ids, src], { axis: normAxis(axis, x.ndim) });
+}
+
+/**
+ * The k largest entries along the last axis, in descending order (ties: lower index first), as
+ * values (differentiable, through gather) and int32 indices. The selection runs on the host.
+ */
+export function topk(x: Tensor, k: number): { values: Tensor; indices: Tensor } {
+  if (x.ndim < 1) throw new Error('topk: needs at least one dim');
+  const n = x.shape[x.ndim - 1];
+  if (!Number.isInteger(k) || k < 1 || k > n) throw new Error(`topk: k must be an integer in [1, ${n}], got ${k}`);
+  const v = x.toFloat64();
+  const rows = n ? v.length / n : 0;
+  const idx = new Int32Array(rows * k);
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let r = 0; r < rows; r++) {
+    const base = r * n;
+    // NaN sorts first, as the largest value (torch.topk does the same)
+    const key = (i: number): number => (Number.isNaN(v[base + i]) ? Infinity : v[base + i]);
+    order.sort((a, b) => key(b) - key(a) || a - b);   // inf - inf is NaN, falsy: falls to the index
+    for (let j = 0; j < k; j++) idx[r * k + j] = order[j];
+    for (let i = 0; i < n; i++) order[i] = i;
+  }
+  const indices = Tensor.fromArray(idx, [...x.shape.slice(0, -1), k], { dtype: 'int32', device: x.device });
+  return { values: gather(x, -1, indices), indices };
 }
