@@ -1,15 +1,6 @@
-// A small seeded PRNG (mulberry32) and a stable string hash (FNV-1a): the built-in data is generated
+// The data package's seeded PRNG (mulberry32, re-exported) and a stable string hash (FNV-1a): the built-in data is generated
 // deterministically from a seed, and train/held-out splits are decided by hashing each item's key.
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../random';
 
 export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
