@@ -59,3 +59,18 @@ test('--help and usage errors', async () => {
   const g = io();
   expect(await main(['--bogus'], g.io)).toBe(2);
 });
+
+test('prepare builtin: the built-in corpus, one document per speech or chapter; it cannot be mixed with files', async () => {
+  const { builtinCorpus } = await import('../src/builtin');
+  const dir = tmpDir('cli-builtin');
+  const tokDir = path.join(dir, 'tok');
+  saveTokenizer(await tinyTokenizer(), tokDir);
+  const out = path.join(dir, 'shards');
+  const r = io();
+  expect(await main(['--tokenizer', tokDir, '--out', out, '--workers', '2', 'builtin'], r.io)).toBe(0);
+  expect(r.out.join('')).toMatch(new RegExp(`documents: ${builtinCorpus().files.length}\\n`));
+  expect(openShards(out).totalDocs).toBe(builtinCorpus().files.length);
+  const bad = io();
+  expect(await main(['--tokenizer', tokDir, '--out', out, 'builtin', 'x.txt'], bad.io)).toBe(2);
+  expect(bad.err.join('')).toMatch(/`builtin` cannot be mixed/);
+}, 120000);

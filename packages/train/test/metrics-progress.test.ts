@@ -148,3 +148,12 @@ test('finish() stops listening for stream errors, so many bars do not pile up li
 test('rejects a non-positive total', () => {
   expect(() => new ProgressBar({ total: 0 })).toThrow(/total/);
 });
+
+test('a bar made after the first step started rates that step from when the work started (no absurd first rate)', () => {
+  const { chunks, stream } = capture();
+  const c = clock();
+  c.t = 500;   // the first step took 0.5 s; the logger creates the bar only when it reports
+  const bar = new ProgressBar({ total: 10, stream, tty: false, intervalSteps: 1, intervalSecs: 3600, now: c.now, startedAt: 0 });
+  bar.update(1, { tokens: 1000 });
+  expect(chunks[0]).toBe('step 1/10 [==>                 ] 10% | 2.00k tok/s | elapsed 0:00 | ETA 0:04\n');
+});

@@ -4,16 +4,18 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { loadTokenizer } from '@stellar/tokenizer';
 import { pretokenize } from '../pretokenize';
+import { builtinCorpus } from '../builtin/corpus';
 
 export interface CliIo {
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown; isTTY?: boolean };
 }
 
-export const HELP = `Usage: stellar-data prepare --tokenizer <dir> --out <dir> [options] <file|dir|glob>...
+export const HELP = `Usage: stellar-data prepare --tokenizer <dir> --out <dir> [options] <file|dir|glob|builtin>...
 
 Tokenizes documents with a saved tokenizer (tokenizer.json directory), appends the EOS token to each,
-and writes token shards plus manifest.json to --out. Quote globs ('data/**/*.jsonl').
+and writes token shards plus manifest.json to --out. Quote globs ('data/**/*.jsonl'). The input
+\`builtin\` is the built-in pretraining text (State of the Union + Moby-Dick, one document per file).
 
 Options:
   --tokenizer <dir>        directory with tokenizer.json (+ tokenizer_config.json); needs an eos_token
@@ -82,6 +84,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
     if (!o.tokenizer) throw new UsageError('--tokenizer is required');
     if (!o.out) throw new UsageError('--out is required');
     if (parsed.positionals.length === 0) throw new UsageError('no input files given');
+    if (parsed.positionals.includes('builtin') && parsed.positionals.length > 1) throw new UsageError('`builtin` cannot be mixed with other inputs (prepare them separately)');
     const format = o.format ?? 'auto';
     if (!['auto', 'jsonl', 'text', 'parquet'].includes(format)) throw new UsageError(`--format must be auto, jsonl, text or parquet, got ${JSON.stringify(format)}`);
     const unit = o.unit ?? 'line';
@@ -100,8 +103,12 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
   }
   try {
     const tok = loadTokenizer(o.tokenizer!);
-    const s = await pretokenize(parsed.positionals, tok, o.out!, {
+    // `builtin` alone: the built-in corpus, each file one document
+    const builtin = parsed.positionals.includes('builtin');
+    const inputs = builtin ? builtinCorpus().files : parsed.positionals;
+    const s = await pretokenize(inputs, tok, o.out!, {
       ...settings,
+      ...(builtin ? { format: 'text' as const, unit: 'file' as const } : {}),
       field: o.field ?? 'text',
       onBadRecord: o['skip-bad-records'] ? 'skip' : 'fail',
       overwrite: o.overwrite ?? false,

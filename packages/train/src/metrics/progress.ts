@@ -26,6 +26,8 @@ export interface ProgressOptions {
   redrawMs?: number;
   /** Smoothing of tokens/s and steps/s: weight of the newest interval (default 0.1). */
   emaAlpha?: number;
+  /** When the work started (ms, the clock of `now`), if before the bar was made: the first rate then covers it. */
+  startedAt?: number;
   /** Step the run starts from (a resumed run), so the rate ignores the steps done before. */
   startStep?: number;
   /** Bar width in characters (default 20). */
@@ -101,7 +103,7 @@ export class ProgressBar {
     this.alpha = opts.emaAlpha ?? 0.1;
     this.barWidth = opts.barWidth ?? 20;
     this.now = opts.now ?? Date.now;
-    this.startTime = this.now();
+    this.startTime = opts.startedAt ?? this.now();
     this.step = opts.startStep ?? 0;
     this.last = { time: this.startTime, step: this.step };
     // A closed pipe reports through an 'error' event; without a listener that would crash the training run.

@@ -39,7 +39,7 @@ export function runLogger(runDir: string, opts: RunLoggerOptions = {}): TrainLog
     jsonl.truncateAfter(s.step - 1);
     if (opts.tensorboard !== false) tb = new TensorBoardWriter(runDir);
     if (opts.progress !== false) {
-      bar = new ProgressBar({ total: s.maxSteps, startStep: s.step - 1, stream: opts.stream, intervalSecs: opts.progressIntervalSecs });
+      bar = new ProgressBar({ total: s.maxSteps, startStep: s.step - 1, startedAt: Date.now() - s.elapsedMs, stream: opts.stream, intervalSecs: opts.progressIntervalSecs });
     }
   };
 
