@@ -1,6 +1,6 @@
 // Runs a model against a golden fixture (see fixture.ts): gradient comparison by name and the
 // 10-step AdamW replay of torch.optim.AdamW. Shared by the golden tests so each keeps only its checks.
-import { adamwStep, contiguous, tidy, zerosLike } from '@stellar/tensor';
+import { adamwStep, contiguous, tidy, zerosLike, type Tensor } from '@stellar/tensor';
 import type { StellarForCausalLM } from '../../src';
 import { type Golden, maxDiff, withPrefix } from './fixture';
 
@@ -45,4 +45,30 @@ export function adamwLosses(model: StellarForCausalLM, golden: Golden): number[]
   }
   for (const t of [...m, ...v]) t.dispose();
   return losses;
+}
+
+/**
+ * The checks every golden test makes: logits within 1e-5 (x max(1, |ref|), and not vacuous), `loss`
+ * within 1e-6 relative of the fixture's, then backward and every gradient by name (gradientMismatches).
+ */
+export function expectForwardBackwardMatch(model: StellarForCausalLM, golden: Golden, out: { logits: Tensor; loss: Tensor | null }): void {
+  const dl = maxDiff(out.logits, golden.tensors.get('logits')!);
+  expect(dl.scale).toBeGreaterThan(0.1);   // the check is not vacuous
+  expect(dl.abs).toBeLessThan(1e-5 * Math.max(1, dl.scale));
+  const l = out.loss!.item(), ref = golden.tensors.get('loss')!.item();
+  expect(Math.abs(l - ref) / ref).toBeLessThan(1e-6);
+  out.loss!.backward();
+  const g = gradientMismatches(model, golden, 1e-5);
+  expect(g.ours).toEqual(g.ref);
+  expect(g.bad).toEqual([]);
+}
+
+/** The fixture's AdamW run: every loss within 1e-4 relative of torch's, and the run actually trains. */
+export function expectAdamwFollows(model: StellarForCausalLM, golden: Golden): void {
+  const ref = golden.tensors.get('adamw_losses')!.toFloat64();
+  expect(ref.length).toBe(golden.adamw.steps);
+  const off = adamwLosses(model, golden).map((l, i) => ({ step: i + 1, ours: l, torch: ref[i], rel: Math.abs(l - ref[i]) / Math.abs(ref[i]) }))
+    .filter((s) => !(s.rel < 1e-4));
+  expect(off).toEqual([]);
+  expect(ref[ref.length - 1]).toBeLessThan(ref[0] - 0.5);
 }
