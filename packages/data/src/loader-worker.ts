@@ -17,7 +17,7 @@ parentPort!.on('message', (m: { more: number }) => {
       }
       cursor = r.after;
       const b = r.batch;
-      const transfer = [b.inputIds.buffer, b.labels.buffer, b.attentionMask.buffer, b.positionIds.buffer] as ArrayBuffer[];
+      const transfer = [b.inputIds, b.labels, b.attentionMask, b.positionIds, b.segmentIds].filter((a) => a).map((a) => a!.buffer) as ArrayBuffer[];
       parentPort!.postMessage({ batch: b, after: cursor }, transfer);
     }
   } catch (e) {

@@ -12,8 +12,14 @@ import { Manifest, ShardWriter } from './shards';
 import { spawnWorker } from './spawn-worker';
 
 export interface PretokenizeOptions extends DocumentOptions {
-  /** Encoding threads; 0 encodes on the calling thread. Default: available cores. */
+  /**
+   * Worker threads that encode; the calling thread also encodes a chunk whenever every worker already
+   * has its queue full, so `cores - 1` workers (the default) keep every core busy without paying a
+   * worker's start-up and cold caches for the last one. 0 encodes on the calling thread only.
+   */
   numWorkers?: number;
+  /** Let the calling thread encode when the workers are saturated (default true). */
+  mainThreadEncodes?: boolean;
   /** Tokens per shard (default 2^24 = 16M). */
   shardTokens?: number;
   /** Characters of text sent to a worker at once (default 256K). */
@@ -35,6 +41,9 @@ export interface PretokenizeSummary {
   bytes: number;
   seconds: number;
   mbPerSecond: number;
+  /** Chunks of documents encoded, and how many of them the calling thread encoded itself. */
+  chunks: number;
+  mainThreadChunks: number;
   manifest: Manifest;
 }
 
@@ -106,7 +115,7 @@ export async function pretokenize(
 ): Promise<PretokenizeSummary> {
   const t0 = process.hrtime.bigint();
   const eosId = eosIdOf(tokenizer);
-  const numWorkers = opts.numWorkers ?? Math.max(1, os.availableParallelism());
+  const numWorkers = opts.numWorkers ?? defaultWorkers();
   const chunkChars = opts.chunkChars ?? 1 << 18;
   const counts = { bytes: 0, tokens: 0, docs: 0 };
   const fromFiles = typeof inputs === 'string' || Array.isArray(inputs);
@@ -164,13 +173,22 @@ export async function pretokenize(
   };
 
   let seq = 0;
+  let mainChunks = 0;
   try {
     let texts: string[] = [];
     let chars = 0;
+    const mainHelps = opts.mainThreadEncodes ?? true;
     const send = async () => {
       if (texts.length === 0) return;
-      if (pool) await waitUntil(() => pool.inflight() < maxInflight);
-      enc.encode(seq++, texts);
+      if (pool && pool.inflight() >= maxInflight) {
+        // every worker has a chunk queued behind the one it is encoding: this thread takes the next one
+        if (mainHelps) {
+          mainChunks++;
+          deliver(seq++, encodeChunk(tokenizer, texts, eosId));
+          // let the workers' finished results in before deciding who encodes the next chunk
+          await new Promise<void>((r) => setImmediate(r));
+        } else { await waitUntil(() => pool.inflight() < maxInflight); enc.encode(seq++, texts); }
+      } else enc.encode(seq++, texts);
       if (failure) throw failure;
       texts = [];
       chars = 0;
@@ -200,8 +218,15 @@ export async function pretokenize(
     bytes: counts.bytes,
     seconds,
     mbPerSecond: counts.bytes / 1e6 / seconds,
+    chunks: seq,
+    mainThreadChunks: pool ? mainChunks : seq,
     manifest,
   };
+}
+
+/** One worker per core but one: the calling thread is the last encoder. */
+export function defaultWorkers(): number {
+  return Math.max(0, os.availableParallelism() - 1);
 }
 
 function isRecordStream(x: unknown): x is RecordStream<string> {

@@ -9,6 +9,8 @@ export interface Sample {
   attentionMask?: Uint8Array;
   /** 0..T-1 when absent. */
   positionIds?: Int32Array;
+  /** Packed samples: which original sample each token belongs to (attention stays inside one). */
+  segmentIds?: Int32Array;
 }
 
 /** Where a dataset is in its sample order: the next sample is number `index` of epoch `epoch`'s order under `seed`. */

@@ -42,14 +42,23 @@ test('each document is encoded and followed by EOS, in input order; counts and d
 
 test('output bytes do not depend on the number of workers', async () => {
   const tok = await tinyTokenizer();
-  const outs = [0, 1, 2].map((n) => path.join(dir, `n${n}`));
-  for (const [n, out] of outs.entries()) {
-    await pretokenize(input, tok, out, { numWorkers: n, chunkChars: 300, shardTokens: 1500, onBadRecord: 'skip', progress: false });
+  // 0 workers, 1 and 2 workers with the calling thread helping, 2 workers alone
+  const runs = [{ numWorkers: 0 }, { numWorkers: 1 }, { numWorkers: 2 }, { numWorkers: 2, mainThreadEncodes: false }];
+  const outs = runs.map((_, i) => path.join(dir, `n${i}`));
+  const sums = [];
+  for (const [i, out] of outs.entries()) {
+    sums.push(await pretokenize(input, tok, out, { ...runs[i], chunkChars: 300, shardTokens: 1500, onBadRecord: 'skip', progress: false }));
   }
-  const [a, b, c] = outs.map(shardBytes);
+  const [a, b, c, d] = outs.map(shardBytes);
   expect(a.length).toBeGreaterThan(1);
   expect(b).toEqual(a);
   expect(c).toEqual(a);
+  expect(d).toEqual(a);
+  expect(sums[0].mainThreadChunks).toBe(sums[0].chunks);
+  // while the worker starts, its queue fills and the calling thread encodes chunks itself
+  expect(sums[1].mainThreadChunks).toBeGreaterThan(0);
+  expect(sums[1].mainThreadChunks).toBeLessThanOrEqual(sums[1].chunks);
+  expect(sums[3].mainThreadChunks).toBe(0);
   expect(fs.readFileSync(path.join(outs[2], 'manifest.json'), 'utf8')).toBe(fs.readFileSync(path.join(outs[1], 'manifest.json'), 'utf8'));
 });
 

@@ -18,3 +18,13 @@ test('README SFT example: built-in tasks, labels only on the assistant answer an
   expect(String(logs[1][1])).toMatch(/<\|im_end\|>"$/);
   expect(String(logs[1][1])).not.toMatch(/user|im_start/);
 });
+
+test('README packing and prompt-set example', async () => {
+  const logs = await runReadmeExample(path.join(__dirname, '..', 'README.md'), 2);
+  expect(logs[0][0]).toBe('rows');
+  expect(logs[0][3]).toBeLessThan(logs[0][1] as number);
+  expect(logs[0][5]).toBe(true);
+  expect(logs[1]).toEqual(['samples in row 0', true]);
+  expect(logs[2][0]).toBe('prompt');
+  expect(typeof JSON.parse(logs[2][3] as string)).toBe('string');
+});

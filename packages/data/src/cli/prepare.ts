@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 // The `stellar-data prepare` command: text/JSONL files -> token shards + manifest.json, with a count summary.
 import { parseArgs } from 'node:util';
-import os from 'node:os';
 import { loadTokenizer } from '@stellar/tokenizer';
-import { pretokenize } from '../pretokenize';
+import { pretokenize, defaultWorkers } from '../pretokenize';
 import { builtinCorpus } from '../builtin/corpus';
 
 export interface CliIo {
@@ -27,7 +26,8 @@ Options:
   --val-fraction <f>       fraction of documents the pretraining dataset holds out for validation,
                            recorded in the manifest (split by document at load time; default 0)
   --shard-tokens <n>       tokens per shard (default 16777216)
-  --workers <n>            encoding threads (default ${os.availableParallelism()}, this machine's cores; 0 = main thread)
+  --workers <n>            worker threads that encode (default ${defaultWorkers()}: one per core but one,
+                           as the main thread encodes too; 0 = main thread only)
   --skip-bad-records       skip malformed JSONL lines / null Parquet values (counted, first 10 shown)
                            instead of failing
   --overwrite              replace an existing shard set in --out
@@ -94,7 +94,7 @@ export async function main(argv: string[], io: CliIo = { stdout: process.stdout,
       unit: unit as 'line' | 'paragraph' | 'file',
       valFraction: num('val-fraction', o['val-fraction'], 0, (x) => x >= 0 && x < 1),
       shardTokens: num('shard-tokens', o['shard-tokens'], 1 << 24, (x) => Number.isInteger(x) && x >= 1),
-      numWorkers: num('workers', o.workers, os.availableParallelism(), (x) => Number.isInteger(x) && x >= 0),
+      numWorkers: num('workers', o.workers, defaultWorkers(), (x) => Number.isInteger(x) && x >= 0),
     };
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;

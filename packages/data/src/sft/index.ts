@@ -2,3 +2,5 @@
 export * from './conversations';
 export * from './sft-dataset';
 export * from './preference';
+export * from './packing';
+export * from './prompt-dataset';

@@ -2,16 +2,23 @@
 // tokens (the content and its end-of-turn marker; -100 on system/user turns and template markup),
 // truncated to maxLength on the right. A sample whose assistant tokens would all be cut is dropped
 // and counted (never silently turned into a label-free window); truncated ones are counted too.
+// With `pack`, short samples share rows (packing.ts) and each row carries segment and position ids.
 import type { Tokenizer } from '@stellar/tokenizer';
 import { permutation, mixSeed } from '../random';
 import type { Cursor, DatasetDescriptor, Sample, SampleDataset } from '../sample';
 import type { Message } from './conversations';
+import { packSamples } from './packing';
 
 export interface SftOptions {
   maxLength: number;
   /** Shuffle seed (per-epoch permutation); default 0. */
   seed?: number;
   shuffle?: boolean;
+  /**
+   * Pack several samples into each row of up to maxLength tokens (first-fit decreasing, done once);
+   * rows carry `segmentIds` and restarted `positionIds` so attention and positions stay per sample.
+   */
+  pack?: boolean;
 }
 
 export interface SftReport {
@@ -23,6 +30,9 @@ export interface SftReport {
   /** Tokens that carry a label, over all kept samples. */
   labelTokens: number;
   tokens: number;
+  /** With `pack`: rows after packing and the share of their maxLength slots holding real tokens. */
+  packedRows?: number;
+  packFill?: number;
 }
 
 /** One conversation -> ids and aligned labels (-100 where no loss), before truncation. */
@@ -33,7 +43,7 @@ export function encodeSft(tok: Tokenizer, messages: readonly Message[]): { ids: 
 
 export class SftDataset implements SampleDataset {
   readonly report: SftReport = { samples: 0, dropped: 0, truncated: 0, labelTokens: 0, tokens: 0 };
-  private readonly samples: Sample[] = [];
+  private samples: Sample[] = [];
   readonly seed: number;
   private readonly shuffle: boolean;
 
@@ -57,8 +67,15 @@ export class SftDataset implements SampleDataset {
       for (let i = 1; i < n; i++) if (s.labels[i] !== -100) this.report.labelTokens++;
     }
     if (this.samples.length === 0) throw new Error(`SftDataset: no usable samples (${this.report.dropped} dropped by maxLength ${opts.maxLength})`);
+    if (opts.pack) {
+      const packed = packSamples(this.samples, opts.maxLength);
+      this.samples = packed.rows;
+      this.report.packedRows = packed.report.rows;
+      this.report.packFill = packed.report.fill;
+    }
   }
 
+  /** Rows per epoch: samples, or packed rows with `pack`. */
   get length(): number { return this.samples.length; }
 
   sampleAt(epoch: number, index: number, seed = this.seed): Sample {
