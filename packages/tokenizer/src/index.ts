@@ -11,3 +11,4 @@ export * from './word-count';
 export * from './encoding';
 export * from './post-processor';
 export * from './batch';
+export * from './stream-decode';

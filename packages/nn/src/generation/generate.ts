@@ -4,41 +4,19 @@
 import { Tensor, noGrad, tidy } from '@stellar/tensor';
 import type { StellarForCausalLM } from '../model/causal-lm';
 import { positionsFromMask } from '../model/masks';
-import {
-  applyMinP, applyPresenceFrequency, applyRepetitionPenalty, applyTopK, applyTopP, argmaxRow, logSoftmaxRow, sampleRow, softmaxRow,
-} from './processors';
+import { resolveSampling, SequenceSampler, type FinishReason, type SamplingOptions } from './sequence';
 import { SamplingRng } from './rng';
 
-export interface GenerateOptions {
+export interface GenerateOptions extends SamplingOptions {
   /** New tokens per row at most (default 16). */
   maxNewTokens?: number;
-  /** 0 = greedy (argmax); otherwise logits are divided by it before sampling (default 1). */
-  temperature?: number;
-  topK?: number;          // 0 = off
-  topP?: number;          // 1 = off
-  minP?: number;          // 0 = off
-  /** HF/CTRL penalty on every token already in the prompt or output (1 = off). */
-  repetitionPenalty?: number;
-  /** OpenAI-style penalties on output tokens (0 = off). */
-  presencePenalty?: number;
-  frequencyPenalty?: number;
-  /** A row finishes after emitting any of these ids (kept in its output, as HF does). */
-  eosTokenId?: number | number[];
-  /** Token sequences that finish a row when its output ends with one (kept in the output). */
-  stop?: number[][];
   /** Sampling seed: the same seed, prompts and options give the same tokens. */
   seed?: number;
-  /** Return log-probs of the chosen tokens under softmax(logits / temperature) (temperature 1 when greedy). */
-  logprobs?: boolean;
-  /** Also return this many most likely alternatives per step (with logprobs). */
-  topLogprobs?: number;
   /** Token id used for left padding (never attended to); default 0. */
   padTokenId?: number;
   /** Called after each token; return true to finish that row now (cancellation, streaming). */
   onToken?: (row: number, token: number, logprob: number | null) => boolean | void;
 }
-
-export type FinishReason = 'stop' | 'length' | 'cancelled';
 
 export interface GenerateResult {
   /** Generated tokens per row (prompt excluded). */
@@ -49,26 +27,11 @@ export interface GenerateResult {
   topLogprobs?: { token: number; logprob: number }[][][];
 }
 
-function checkOptions(o: GenerateOptions): Required<Pick<GenerateOptions, 'maxNewTokens' | 'temperature' | 'topK' | 'topP' | 'minP' | 'repetitionPenalty' | 'presencePenalty' | 'frequencyPenalty'>> {
-  const r = {
-    maxNewTokens: o.maxNewTokens ?? 16, temperature: o.temperature ?? 1, topK: o.topK ?? 0, topP: o.topP ?? 1, minP: o.minP ?? 0,
-    repetitionPenalty: o.repetitionPenalty ?? 1, presencePenalty: o.presencePenalty ?? 0, frequencyPenalty: o.frequencyPenalty ?? 0,
-  };
-  const bad = (k: string, why: string) => { throw new Error(`generate: ${k} ${why}, got ${JSON.stringify((r as Record<string, unknown>)[k])}`); };
-  if (!Number.isInteger(r.maxNewTokens) || r.maxNewTokens < 0) bad('maxNewTokens', 'must be an integer >= 0');
-  if (!(r.temperature >= 0)) bad('temperature', 'must be >= 0');
-  if (!Number.isInteger(r.topK) || r.topK < 0) bad('topK', 'must be an integer >= 0');
-  if (!(r.topP > 0 && r.topP <= 1)) bad('topP', 'must be in (0, 1]');
-  if (!(r.minP >= 0 && r.minP <= 1)) bad('minP', 'must be in [0, 1]');
-  if (!(r.repetitionPenalty > 0)) bad('repetitionPenalty', 'must be > 0');
-  if (!Number.isFinite(r.presencePenalty)) bad('presencePenalty', 'must be a number');
-  if (!Number.isFinite(r.frequencyPenalty)) bad('frequencyPenalty', 'must be a number');
-  return r;
-}
-
 /** Generates continuations of `prompts` (token id arrays, any lengths >= 1) with `model` in eval mode. */
 export function generate(model: StellarForCausalLM, prompts: number[][], opts: GenerateOptions = {}): GenerateResult {
-  const o = checkOptions(opts);
+  const maxNewTokens = opts.maxNewTokens ?? 16;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new Error(`generate: maxNewTokens must be an integer >= 0, got ${JSON.stringify(maxNewTokens)}`);
+  const o = resolveSampling(opts, 'generate');
   const V = model.config.vocabSize;
   const B = prompts.length;
   if (B === 0) throw new Error('generate: no prompts');
@@ -76,13 +39,10 @@ export function generate(model: StellarForCausalLM, prompts: number[][], opts: G
     if (p.length === 0) throw new Error(`generate: prompt ${i} is empty`);
     for (const t of p) if (!(Number.isInteger(t) && t >= 0 && t < V)) throw new Error(`generate: prompt ${i} holds token ${t} outside [0, ${V})`);
   });
-  const eos = new Set(opts.eosTokenId === undefined ? [] : Array.isArray(opts.eosTokenId) ? opts.eosTokenId : [opts.eosTokenId]);
-  const stops = (opts.stop ?? []).filter((s) => s.length > 0);
   const pad = opts.padTokenId ?? 0;
   const P = Math.max(...prompts.map((p) => p.length));
-  const S = P + o.maxNewTokens;
+  const S = P + maxNewTokens;
   const rng = new SamplingRng(opts.seed ?? 0);
-  const wantLp = !!opts.logprobs || (opts.topLogprobs ?? 0) > 0;
 
   // (B, S) mask over every position the cache will hold: left padding, then prompt, then new tokens
   const mask = new Int32Array(B * S);
@@ -94,19 +54,16 @@ export function generate(model: StellarForCausalLM, prompts: number[][], opts: G
   }
   const positions = positionsFromMask(mask, B, S);   // (B, S)
 
-  const tokens: number[][] = prompts.map(() => []);
-  const lps: number[][] = prompts.map(() => []);
-  const tops: { token: number; logprob: number }[][][] = prompts.map(() => []);
+  // one shared rng, drawn from in row order: the samples of a batch depend on the seed alone
+  const rows = prompts.map((p) => new SequenceSampler(p, o, rng));
   const finish: (FinishReason | null)[] = new Array(B).fill(null);
-  const seen = prompts.map((p) => new Set(p));
-  const counts = prompts.map(() => new Map<number, number>());
   const wasTraining = model.training;
   model.eval();
   const cache = model.createCache(B, Math.max(1, S));
   try {
     noGrad(() => {
       let stepIds = ids, T = P;
-      for (let step = 0; step < o.maxNewTokens; step++) {
+      for (let step = 0; step < maxNewTokens; step++) {
         const past = cache.length;
         const logits = tidy(() => {
           const sub = (a: Int32Array, from: number, len: number) => {
@@ -125,34 +82,9 @@ export function generate(model: StellarForCausalLM, prompts: number[][], opts: G
         const next = new Int32Array(B);
         for (let b = 0; b < B; b++) {
           if (finish[b]) { next[b] = pad; continue; }
-          const raw = logits.subarray(b * V, (b + 1) * V);
-          const x = Float64Array.from(raw);
-          applyRepetitionPenalty(x, seen[b], o.repetitionPenalty);
-          applyPresenceFrequency(x, counts[b], o.presencePenalty, o.frequencyPenalty);
-          let tok: number;
-          if (o.temperature === 0) tok = argmaxRow(x);
-          else {
-            for (let i = 0; i < V; i++) x[i] /= o.temperature;
-            applyTopK(x, o.topK);
-            applyTopP(x, o.topP);
-            applyMinP(x, o.minP);
-            tok = sampleRow(softmaxRow(x), rng.next());
-          }
-          let lp: number | null = null;
-          if (wantLp) {
-            const t = o.temperature === 0 ? 1 : o.temperature;
-            const l = logSoftmaxRow(Float64Array.from(raw, (v) => v / t));
-            lp = l[tok];
-            lps[b].push(lp);
-            const n = opts.topLogprobs ?? 0;
-            if (n > 0) tops[b].push(Array.from(l.keys()).sort((i, j) => l[j] - l[i] || i - j).slice(0, n).map((i) => ({ token: i, logprob: l[i] })));
-          }
-          tokens[b].push(tok);
-          seen[b].add(tok);
-          counts[b].set(tok, (counts[b].get(tok) ?? 0) + 1);
+          const { token: tok, logprob: lp } = rows[b].next(logits.subarray(b * V, (b + 1) * V));
           next[b] = tok;
-          const out = tokens[b];
-          if (eos.has(tok) || stops.some((s) => s.length <= out.length && s.every((v, i) => out[out.length - s.length + i] === v))) finish[b] = 'stop';
+          finish[b] = rows[b].finish;
           if (opts.onToken?.(b, tok, lp) === true && !finish[b]) finish[b] = 'cancelled';
         }
         if (finish.every((f) => f)) break;
@@ -163,8 +95,8 @@ export function generate(model: StellarForCausalLM, prompts: number[][], opts: G
     cache.dispose();
     model.train(wasTraining);
   }
-  const res: GenerateResult = { tokens, finishReasons: finish.map((f) => f ?? 'length') };
-  if (wantLp) res.logprobs = lps;
-  if ((opts.topLogprobs ?? 0) > 0) res.topLogprobs = tops;
+  const res: GenerateResult = { tokens: rows.map((r) => r.tokens), finishReasons: finish.map((f) => f ?? 'length') };
+  if (o.wantLogprobs) res.logprobs = rows.map((r) => r.logprobs);
+  if (o.topLogprobs > 0) res.topLogprobs = rows.map((r) => r.topLogprobs);
   return res;
 }
