@@ -378,4 +378,16 @@ gpu(`CUDA vs CPU conformance${why}`, () => {
     conform([qt, k, v], (a, b, c) => T.scaledDotProductAttention(T.transpose(a, 1, 2), b, c, { causal: true }), tol);
     T.dispose([q, k, v, mask, qt]);
   });
+
+  test('fused attention (+ backward) with segment ids: packed rows, ids not contiguous, KV offset, padding', () => {
+    const q = randn([2, 4, 7, 8]), k = randn([2, 2, 7, 8]), v = randn([2, 2, 7, 8]);
+    const seg = T.tensor([[0, 0, 0, 1, 1, 2, 2], [0, 0, 1, 1, 0, 0, 9]], { dtype: 'int32' });
+    const mask = T.tensor([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 0]], { dtype: 'bool' });
+    const tol = { atol: 1e-4, rtol: 1e-4 };
+    conform([q, k, v, seg], (a, b, c, s) => T.scaledDotProductAttention(a, b, c, { causal: true, segmentIds: s }), tol);
+    conform([q, k, v, seg, mask], (a, b, c, s, m) => T.scaledDotProductAttention(a, b, c, { segmentIds: s, keyPaddingMask: m }), tol);
+    const q3 = randn([2, 4, 3, 8]);  // the last 3 of 7 positions query (KV-cache offset)
+    conform([q3, k, v, seg, mask], (a, b, c, s, m) => T.scaledDotProductAttention(a, b, c, { causal: true, segmentIds: s, keyPaddingMask: m }), tol);
+    T.dispose([q, k, v, seg, mask, q3]);
+  });
 });

@@ -1,6 +1,6 @@
-// CUDA twin of cpu/attention/: scaled-dot-product attention with causal (KV-cache offset) and
-// key-padding masks and grouped KV heads, forward and backward, using shared/attention_math.h for the
-// visibility rule and the row finalisation. A plain first version, not a tuned flash kernel: one block
+// CUDA twin of cpu/attention/: scaled-dot-product attention with causal (KV-cache offset), key-padding
+// and segment (packed samples) masks and grouped KV heads, forward and backward, using
+// shared/attention_math.h for the visibility rule and the row finalisation. A plain first version, not a tuned flash kernel: one block
 // per query row (forward, dQ) or key row (dK, dV) walks the other side in chunks, recomputing scores;
 // nothing of size T x S is stored, and dK / dV are reduced without atomics (deterministic).
 #include <string>
@@ -19,6 +19,7 @@ using Attn = AttnProblem;  // passed by value to the kernels
 
 __device__ __forceinline__ bool visible(const Attn& a, int64_t b, int64_t i, int64_t j) {
   if (a.causal && j >= attn_key_end(i, a.T, a.S)) return false;
+  if (a.seg && attn_seg(a, b, j) != attn_seg(a, b, a.S - a.T + i)) return false;  // another packed sample
   return !a.mask || a.mask[b * a.ms0 + j * a.ms1];
 }
 

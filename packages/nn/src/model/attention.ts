@@ -1,7 +1,8 @@
 // LLaMA self-attention: q/k/v projections, RoPE (with the configured scaling and optional XPos) on
 // q and k, causal GQA attention on the fused kernel (KV heads are shared by groups of query heads
 // inside the kernel, never repeated), an optional sigmoid output gate, o_proj. With a KV cache the
-// new keys/values are appended and the queries attend over everything stored.
+// new keys/values are appended and the queries attend over everything stored. Packed rows (segment
+// ids) attend within each sample only.
 import { Tensor, Generator, applyRotary, scaledDotProductAttention, reshape, transpose, tidy, sigmoid, mul, type RopeOptions } from '@stellar/tensor';
 import { Module } from '../module';
 import { Linear } from '../layers/linear';
@@ -47,8 +48,8 @@ export class LlamaAttention extends Module {
       let k = applyRotary(heads(this.kProj.forward(x), this.hkv), ctx.positions, this.rope(ctx, 'key'));      // (B, Hkv, T, D)
       let v = heads(this.vProj.forward(x), this.hkv);                                                        // (B, Hkv, T, D)
       if (ctx.cache) [k, v] = ctx.cache.append(this.layerIdx, k, v);                                         // (B, Hkv, S, D)
-      const mask = ctx.keyPaddingMask ?? undefined;
-      const y = scaledDotProductAttention(q, k, v, { causal: true, keyPaddingMask: mask });                  // (B, Hq, T, D)
+      const opts = { causal: true, keyPaddingMask: ctx.keyPaddingMask ?? undefined, segmentIds: ctx.segmentIds ?? undefined };
+      const y = scaledDotProductAttention(q, k, v, opts);                                                    // (B, Hq, T, D)
       let merged = reshape(transpose(y, 1, 2), [B, T, this.hq * this.d]);                                     // (B, T, Hq*D)
       if (this.gateProj) merged = mul(merged, sigmoid(this.gateProj.forward(x)));
       return this.oProj.forward(merged);                                                                     // (B, T, C)

@@ -22,6 +22,12 @@ export interface TrunkOptions {
   positionIds?: Tensor;
   /** Keys/values of earlier positions; the new ones are appended (inference only: use under noGrad). */
   cache?: KVCache;
+  /**
+   * (B, S) int32 segment ids for rows packing several samples, over the cached and the new positions
+   * (S = T without a cache): a token attends only to earlier tokens with the same id. Pass positionIds
+   * restarting at 0 in each segment so every sample sees the positions it would see alone.
+   */
+  segmentIds?: Tensor;
 }
 
 export interface TrunkOutput {
@@ -70,12 +76,17 @@ export class LlamaModel extends Module {
     if (opts.positionIds && !(opts.positionIds.ndim === 2 && opts.positionIds.shape[0] === B && opts.positionIds.shape[1] === T)) {
       throw new Error(`positionIds must be (B, T) = (${B}, ${T}), got [${opts.positionIds.shape.join(', ')}]`);
     }
+    const seg = opts.segmentIds ?? null;
+    if (seg && !(seg.dtype === 'int32' && seg.ndim === 2 && seg.shape[0] === B && seg.shape[1] === past + T)) {
+      throw new Error(`segmentIds must be (B, S) = (${B}, ${past + T}) int32 covering cached and new positions, got ${seg.dtype} [${seg.shape.join(', ')}]`);
+    }
     const out = tidy(() => {
       const positions = opts.positionIds ?? arange(past, past + T, 1, { dtype: 'int32' });   // (B, T) or (T)
       const ctx: ForwardContext = {
         positions,
         ropeTheta: this.ropeTheta(opts.positionIds ? maxPosition(opts.positionIds) : past + T - 1),
         keyPaddingMask: opts.attentionMask ? keyPaddingMask(opts.attentionMask, B, past + T) : null,
+        segmentIds: seg,
         cache,
         generator: this.generator,
         routerLogits: [],
@@ -88,9 +99,11 @@ export class LlamaModel extends Module {
         if (!ckpt) { x = layer.forward(x, ctx); continue; }
         const params = layer.parameters().map((p) => p.data);
         // MoE losses produced inside the recomputed block travel as extra outputs so they get gradients
-        const extras = ctx.keyPaddingMask ? [ctx.positions, ctx.keyPaddingMask] : [ctx.positions];
-        const [y, ...losses] = checkpoint((h, positions, mask) => {
-          const inner: ForwardContext = { ...ctx, positions, keyPaddingMask: mask ?? null, routerLogits: [], topkIndices: [], zLosses: [] };
+        const { keyPaddingMask: km, segmentIds: sg } = ctx;
+        const extras = [ctx.positions, ...(km ? [km] : []), ...(sg ? [sg] : [])];
+        const [y, ...losses] = checkpoint((h, positions, ...masks) => {
+          const keyPaddingMask = km ? masks[0] : null, segmentIds = sg ? masks[km ? 1 : 0] : null;
+          const inner: ForwardContext = { ...ctx, positions, keyPaddingMask, segmentIds, routerLogits: [], topkIndices: [], zLosses: [] };
           const o = layer.forward(h, inner);
           return [o, ...inner.routerLogits, ...inner.topkIndices, ...inner.zLosses];
         }, x, extras, params, this.generator);

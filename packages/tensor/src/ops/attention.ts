@@ -1,16 +1,16 @@
-// Scaled dot-product attention: the fused flash-style op (causal and key-padding masks, grouped KV
-// heads, per-row logsumexp saved for its fused backward) and an unfused version built from existing
-// ops, which is the baseline for tests and benchmarks.
+// Scaled dot-product attention: the fused flash-style op (causal, key-padding and packed-sample segment
+// masks, grouped KV heads, per-row logsumexp saved for its fused backward) and an unfused version built
+// from existing ops, which is the baseline for tests and benchmarks.
 import { Tensor } from '../tensor';
 import { defineOp, registerNative, run1 } from '../op';
 import { args } from '../args';
 import { tidy } from '../scope';
-import { contiguous } from './copy';
+import { cast, contiguous } from './copy';
 import { matmul } from './matmul';
 import { softmax } from './softmax';
-import { where } from './compare';
+import { eq, where } from './compare';
 import { mul } from './binary';
-import { expand, reshape, transpose, unsqueeze } from './views';
+import { expand, reshape, slice, transpose, unsqueeze } from './views';
 
 export interface AttentionOptions {
   /** The T queries are the last T of the S key positions and see only keys at or before their own. */
@@ -19,12 +19,17 @@ export interface AttentionOptions {
   scale?: number;
   /** (B, S) bool: 1 = attend, 0 = masked out. A query whose keys are all masked outputs zeros. */
   keyPaddingMask?: Tensor;
+  /**
+   * (B, S) int32 segment ids over the key positions, for rows packing several samples: query i (at key
+   * position S - T + i) sees key j only when their ids are equal, on top of the other masks. Needs T <= S.
+   */
+  segmentIds?: Tensor;
 }
 
-interface AttnAttrs { causal: boolean; scale: number; hasMask: boolean }
+interface AttnAttrs { causal: boolean; scale: number; hasMask: boolean; hasSeg: boolean }
 interface Dims { B: number; Hq: number; Hkv: number; T: number; S: number; D: number }
 
-function dims(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor | null): Dims {
+function dims(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor | null, seg?: Tensor | null): Dims {
   const sh = (t: Tensor) => `[${t.shape.join(', ')}]`;
   if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) throw new Error(`attention: q, k, v must be 4-D (B, H, T, D); got ${sh(q)}, ${sh(k)}, ${sh(v)}`);
   for (const t of [q, k, v]) if (t.dtype !== 'float32') throw new Error(`attention: expected float32 inputs, got ${t.dtype}`);
@@ -37,6 +42,15 @@ function dims(q: Tensor, k: Tensor, v: Tensor, mask?: Tensor | null): Dims {
   if (mask && (mask.dtype !== 'bool' || mask.ndim !== 2 || mask.shape[0] !== B || mask.shape[1] !== S)) {
     throw new Error(`attention: keyPaddingMask must be a (B, S) = (${B}, ${S}) bool tensor, got ${mask.dtype} ${sh(mask)}`);
   }
+  if (seg) {
+    if (seg.dtype !== 'int32' || seg.ndim !== 2 || seg.shape[0] !== B || seg.shape[1] !== S) {
+      throw new Error(`attention: segmentIds must be a (B, S) = (${B}, ${S}) int32 tensor, got ${seg.dtype} ${sh(seg)}`);
+    }
+    if (T > S) throw new Error(`attention: segmentIds need every query at a key position, got T = ${T} > S = ${S}`);
+  }
+  for (const [name, t] of [['keyPaddingMask', mask], ['segmentIds', seg]] as const) {
+    if (t && t.device !== q.device) throw new Error(`attention: ${name} is on ${t.device} but q is on ${q.device}`);
+  }
   return { B, Hq, Hkv, T, S, D };
 }
 
@@ -48,18 +62,32 @@ function unitLast(t: Tensor, temps: Tensor[]): Tensor {
   return c;
 }
 
+/** The optional inputs after q, k, v: [mask?, segmentIds?]. */
+function masksOf(inputs: readonly (Tensor | null)[], attrs: AttnAttrs): { mask: Tensor | null; seg: Tensor | null } {
+  return { mask: attrs.hasMask ? inputs[3] : null, seg: attrs.hasSeg ? inputs[3 + (attrs.hasMask ? 1 : 0)] : null };
+}
+
+/** Appends has_mask-guarded mask, then has_seg and the segment ids, as read_attn_problem expects. */
+function packMasks(a: typeof args, mask: Tensor | null, seg: Tensor | null): void {
+  if (mask) a.tensor(mask);
+  a.bool(!!seg);
+  if (seg) a.tensor(seg);
+}
+
 const attentionOp = defineOp<AttnAttrs>({
   name: 'scaled_dot_product_attention',
-  outputs([q, k, v, mask]) {
-    const { B, Hq, T, D } = dims(q, k, v, mask);
+  outputs(inputs, attrs) {
+    const [q, k, v] = inputs;
+    const { mask, seg } = masksOf(inputs, attrs);
+    const { B, Hq, T, D } = dims(q, k, v, mask, seg);
     return [{ shape: [B, Hq, T, D], dtype: 'float32' }];
   },
-  save: { inputs: [0, 1, 2, 3], outputs: [0] },
+  save: { inputs: [0, 1, 2, 3, 4], outputs: [0] },
   grad(ctx, [g]) {
     const n = ctx.inputMeta.length;
     if (!g) return new Array<Tensor | null>(n).fill(null);
     const [q0, k0, v0] = ctx.saved as Tensor[];
-    const mask = ctx.attrs.hasMask ? ctx.saved[3] : null;
+    const { mask, seg } = masksOf(ctx.saved, ctx.attrs);
     const o = ctx.saved[n]!;           // (B, Hq, T, D) forward output
     const lse = ctx.extra![0];         // (B, Hq, T)
     const temps: Tensor[] = [];
@@ -69,7 +97,7 @@ const attentionOp = defineOp<AttnAttrs>({
     try {
       const [q, k, v, go] = [q0, k0, v0, g].map((t) => unitLast(t, temps));
       const a = args.begin().bool(ctx.attrs.causal).num(ctx.attrs.scale).bool(!!mask).tensor(q).tensor(k).tensor(v);
-      if (mask) a.tensor(mask);
+      packMasks(a, mask, seg);
       a.tensor(o).tensor(lse).tensor(go).tensor(dq).tensor(dk).tensor(dv).run(q.device, 'attention_bwd');
     } catch (e) {
       dq.dispose(); dk.dispose(); dv.dispose();
@@ -80,20 +108,21 @@ const attentionOp = defineOp<AttnAttrs>({
     // The kernel produces all three at once; hand back only the ones asked for.
     const out: (Tensor | null)[] = [dq, dk, dv];
     for (let i = 0; i < 3; i++) if (!ctx.needsGrad[i]) { out[i]!.dispose(); out[i] = null; }
-    if (n > 3) out.push(null);
+    while (out.length < n) out.push(null);  // the masks get none
     return out;
   },
 });
 
 registerNative<AttnAttrs>('scaled_dot_product_attention', 'attention_fwd', (dev, inputs, [o], attrs) => {
-  const [q0, k0, v0, mask] = inputs;
-  const { B, Hq, T } = dims(q0, k0, v0, mask);
+  const [q0, k0, v0] = inputs;
+  const { mask, seg } = masksOf(inputs, attrs);
+  const { B, Hq, T } = dims(q0, k0, v0, mask, seg);
   const lse = Tensor.empty([B, Hq, T], { device: dev });  // per-row logsumexp for the backward
   const temps: Tensor[] = [];
   try {
     const [q, k, v] = [q0, k0, v0].map((t) => unitLast(t, temps));
-    const a = args.begin().bool(attrs.causal).num(attrs.scale).bool(attrs.hasMask).tensor(q).tensor(k).tensor(v);
-    if (attrs.hasMask) a.tensor(mask);
+    const a = args.begin().bool(attrs.causal).num(attrs.scale).bool(!!mask).tensor(q).tensor(k).tensor(v);
+    packMasks(a, mask, seg);
     a.tensor(o).tensor(lse).run(dev, 'attention_fwd');
   } catch (e) {
     lse.dispose();
@@ -110,10 +139,13 @@ registerNative<AttnAttrs>('scaled_dot_product_attention', 'attention_fwd', (dev,
  * Views whose last dim is unit-stride (e.g. `x.view(B, T, H, D).transpose(1, 2)`) are read in place.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  const mask = opts.keyPaddingMask;
-  const { D } = dims(q, k, v, mask);
-  const attrs: AttnAttrs = { causal: !!opts.causal, scale: opts.scale ?? 1 / Math.sqrt(D), hasMask: !!mask };
-  return run1(attentionOp, mask ? [q, k, v, mask] : [q, k, v], attrs);
+  const mask = opts.keyPaddingMask, seg = opts.segmentIds;
+  const { D } = dims(q, k, v, mask, seg);
+  const attrs: AttnAttrs = { causal: !!opts.causal, scale: opts.scale ?? 1 / Math.sqrt(D), hasMask: !!mask, hasSeg: !!seg };
+  const inputs = [q, k, v];
+  if (mask) inputs.push(mask);
+  if (seg) inputs.push(seg);
+  return run1(attentionOp, inputs, attrs);
 }
 
 /** (T, S) bool, true where query i (absolute position S - T + i) may see key j. */
@@ -128,8 +160,8 @@ function causalMask(T: number, S: number, device: Tensor['device']): Tensor {
  * matmul), differentiable through ordinary autograd; the baseline the fused op is checked against.
  */
 export function attentionUnfused(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  const mask = opts.keyPaddingMask;
-  const { B, Hq, Hkv, T, S, D } = dims(q, k, v, mask);
+  const mask = opts.keyPaddingMask, seg = opts.segmentIds;
+  const { B, Hq, Hkv, T, S, D } = dims(q, k, v, mask, seg);
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   const group = Hq / Hkv;
   return tidy(() => {
@@ -138,6 +170,13 @@ export function attentionUnfused(q: Tensor, k: Tensor, v: Tensor, opts: Attentio
     let scores = mul(matmul(q, transpose(heads(k), -2, -1)), scale);  // (B, Hq, T, S)
     if (opts.causal) scores = where(causalMask(T, S, q.device), scores, -Infinity);
     if (mask) scores = where(reshape(mask, [B, 1, 1, S]), scores, -Infinity);
+    if (seg) {
+      // (B, 1, T, S): the queries' ids (the last T key positions) against every key's id; comparisons
+      // take float32, exact for ids below 2^24
+      const ids = cast(seg, 'float32');   // (B, S)
+      const qIds = reshape(slice(ids, 1, S - T), [B, 1, T, 1]);
+      scores = where(eq(qIds, reshape(ids, [B, 1, 1, S])), scores, -Infinity);
+    }
     return matmul(softmax(scores, -1), heads(v));  // (B, Hq, T, D)
   });
 }

@@ -47,6 +47,7 @@ struct BwdTile : Lanes<L> {
     const float* kp = a.k.p + b * a.k.s[0] + kvh * a.k.s[1];
     const float* vp = a.v.p + b * a.v.s[0] + kvh * a.v.s[1];
     TileInfo t;
+    SegTile sg;
     for (int64_t h = h0; h < h1; ++h) {
       for (int64_t qt = 0; qt < a.nqt; ++qt) {
         const int64_t q0 = qt * kBQ, nq = std::min<int64_t>(kBQ, a.T - q0);
@@ -70,9 +71,17 @@ struct BwdTile : Lanes<L> {
           rows_masked |= std::isinf(lse2[i]);
         }
         std::fill(dQt, dQt + tile, 0.f);
-        const int64_t kend = a.causal ? std::min(a.S, std::max<int64_t>(0, attn_key_end(q0 + nq - 1, a.T, a.S))) : a.S;
-        for (int64_t k0 = 0; k0 < kend; k0 += kBK) {
-          plan_tile<L>(t, a, b, k0, std::min<int64_t>(kBK, kend - k0), q0, nvq);
+        int64_t kbeg = 0, kend = a.causal ? std::min(a.S, std::max<int64_t>(0, attn_key_end(q0 + nq - 1, a.T, a.S))) : a.S;
+        if (a.seg) {  // packed rows: only the keys of the tile's segments
+          plan_seg_tile(sg, a, b, q0, nq);
+          kbeg = sg.kbeg;
+          kend = std::min(kend, sg.kend);
+        }
+        for (int64_t k0 = kbeg; k0 < kend; k0 += kBK) {
+          const int64_t nk = std::min<int64_t>(kBK, kend - k0);
+          const int cover = a.seg ? seg_cover(sg, a, b, k0, nk) : 1;
+          if (cover == 0) continue;
+          plan_tile<L>(t, a, b, k0, nk, q0, nvq, cover == 2 ? sg.ids : nullptr);
           // S^T = K Q^T and dP^T = V dO^T (keys x query lanes)
           for_runs(t, [&](int64_t j0, int64_t j1, int vs) {
             gemm<L>(nvq - vs, false, j1 - j0, kp + (k0 + j0) * a.k.s[2], a.k.s[2], a.k.s[3], Qt + vs * L, kBQ, D,

@@ -48,11 +48,17 @@ struct DecodeRow : Lanes<L> {
     }
     const float* kp = a.k.p + b * a.k.s[0] + kvh * a.k.s[1];
     const float* vp = a.v.p + b * a.v.s[0] + kvh * a.v.s[1];
-    const int64_t kend = a.causal ? std::min(a.S, std::max<int64_t>(0, attn_key_end(i, a.T, a.S))) : a.S;
+    int64_t kbeg = 0, kend = a.causal ? std::min(a.S, std::max<int64_t>(0, attn_key_end(i, a.T, a.S))) : a.S;
     const uint8_t* km = a.mask ? a.mask + b * a.ms0 : nullptr;
+    const int32_t* ks = a.seg ? a.seg + b * a.ss0 : nullptr;  // packed rows: only keys with the query's id
+    const int32_t qid = ks ? ks[(a.S - a.T + i) * a.ss1] : 0;
+    if (ks) {
+      kbeg = a.klo[b * a.T + i];
+      kend = std::min(kend, a.khi[b * a.T + i]);
+    }
     float m = -INFINITY, l = 0.f;
     alignas(64) float sc[kBK];
-    for (int64_t k0 = 0; k0 < kend; k0 += kBK) {
+    for (int64_t k0 = kbeg; k0 < kend; k0 += kBK) {
       const int64_t nk = std::min<int64_t>(kBK, kend - k0);
       const int ng = static_cast<int>((nk + L - 1) / L);
       for (int g = 0; g < ng; ++g) {
@@ -76,6 +82,9 @@ struct DecodeRow : Lanes<L> {
       if (km)
         for (int64_t j = 0; j < nk; ++j)
           if (!km[(k0 + j) * a.ms1]) sc[j] = -INFINITY;
+      if (ks)
+        for (int64_t j = 0; j < nk; ++j)
+          if (ks[(k0 + j) * a.ss1] != qid) sc[j] = -INFINITY;
       vf mxv = ld(sc);
       for (int g = 1; g < ng; ++g) mxv = vmax(mxv, ld(sc + g * L));
       float mn = m;

@@ -59,12 +59,21 @@ struct FwdTile : Lanes<L> {
     std::fill(Ot, Ot + Dp * kBQ, 0.f);
     std::fill(m, m + kBQ, -INFINITY);
     std::fill(l, l + kBQ, 0.f);
-    const int64_t kend = a.causal ? std::min(a.S, std::max<int64_t>(0, attn_key_end(q0 + nq - 1, a.T, a.S))) : a.S;
+    int64_t kbeg = 0, kend = a.causal ? std::min(a.S, std::max<int64_t>(0, attn_key_end(q0 + nq - 1, a.T, a.S))) : a.S;
+    SegTile sg;
+    if (a.seg) {  // packed rows: only the keys of the tile's segments
+      plan_seg_tile(sg, a, b, q0, nq);
+      kbeg = sg.kbeg;
+      kend = std::min(kend, sg.kend);
+    }
     const float* kp = a.k.p + b * a.k.s[0] + kvh * a.k.s[1];
     const float* vp = a.v.p + b * a.v.s[0] + kvh * a.v.s[1];
     TileInfo t;
-    for (int64_t k0 = 0; k0 < kend; k0 += kBK) {
-      plan_tile<L>(t, a, b, k0, std::min<int64_t>(kBK, kend - k0), q0, nvq);
+    for (int64_t k0 = kbeg; k0 < kend; k0 += kBK) {
+      const int64_t nk = std::min<int64_t>(kBK, kend - k0);
+      const int cover = a.seg ? seg_cover(sg, a, b, k0, nk) : 1;
+      if (cover == 0) continue;
+      plan_tile<L>(t, a, b, k0, nk, q0, nvq, cover == 2 ? sg.ids : nullptr);
       // S^T (keys x query lanes) = K Q^T
       for_runs(t, [&](int64_t j0, int64_t j1, int vs) {
         gemm<L>(nvq - vs, false, j1 - j0, kp + (k0 + j0) * a.k.s[2], a.k.s[2], a.k.s[3], Qt + vs * L, kBQ, D,

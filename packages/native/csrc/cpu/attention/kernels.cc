@@ -1,7 +1,9 @@
 // Registers cpu/attention_fwd and cpu/attention_bwd: picks the vector width for this CPU and hands the
 // per-width tile, row and backward tasks (forward.cc, decode.cc, backward.cc) to the thread pool.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <numeric>
 #include <vector>
 #include "../../core/registry.h"
 #include "../../core/threadpool.h"
@@ -76,22 +78,65 @@ void backward(const Attn& a, const Grads& g) {
   });
 }
 
-Attn with_tiles(const AttnProblem& p) {
+// With segment ids: the key span [lo, hi) of each query (b, i) at [b * T + i], from the first to the
+// last key with its id and cut at the causal end. Packed rows hold runs of equal ids, found in one pass;
+// an id spread over several runs (not contiguous) spans from its first run to its last.
+void segment_spans(const AttnProblem& a, std::vector<int64_t>& spans) {
+  struct Run { int32_t id; int64_t s, e, lo, hi; };
+  spans.resize(static_cast<size_t>(2 * a.B * a.T));
+  int64_t *lo = spans.data(), *hi = lo + a.B * a.T;
+  std::vector<Run> runs;
+  std::vector<size_t> order;
+  for (int64_t b = 0; b < a.B; ++b) {
+    runs.clear();
+    for (int64_t j = 0; j < a.S; ++j) {
+      const int32_t id = attn_seg(a, b, j);
+      if (runs.empty() || runs.back().id != id) runs.push_back({id, j, j + 1, 0, 0});
+      else runs.back().e = j + 1;
+    }
+    order.resize(runs.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return runs[x].id < runs[y].id; });
+    for (size_t g = 0; g < order.size();) {  // runs of one id are adjacent in order, by position
+      size_t e = g + 1;
+      while (e < order.size() && runs[order[e]].id == runs[order[g]].id) ++e;
+      for (size_t r = g; r < e; ++r) { runs[order[r]].lo = runs[order[g]].s; runs[order[r]].hi = runs[order[e - 1]].e; }
+      g = e;
+    }
+    size_t r = 0;
+    for (int64_t i = 0; i < a.T; ++i) {  // the queries sit at the last T key positions, in order
+      const int64_t p = a.S - a.T + i;
+      while (runs[r].e <= p) ++r;
+      lo[b * a.T + i] = runs[r].lo;
+      hi[b * a.T + i] = a.causal ? std::min(runs[r].hi, p + 1) : runs[r].hi;
+    }
+  }
+}
+
+// spans: storage for the segment spans, alive as long as the result.
+Attn with_tiles(const AttnProblem& p, std::vector<int64_t>& spans) {
   Attn a;
   static_cast<AttnProblem&>(a) = p;
   a.nqt = (a.T + kBQ - 1) / kBQ;
+  if (a.seg) {
+    segment_spans(a, spans);
+    a.klo = spans.data();
+    a.khi = spans.data() + a.B * a.T;
+  }
   return a;
 }
 
 }  // namespace
 
 // Forward. args: see shared/kernel_args/attention.h (causal, scale, has_mask, q (B, Hq, T, D),
-// k (B, Hkv, S, D), v (B, Hkv, S, D), [mask (B, S)], o (B, Hq, T, D), lse (B, Hq, T)).
+// k (B, Hkv, S, D), v (B, Hkv, S, D), [mask (B, S)], has_seg, [segment ids (B, S)], o (B, Hq, T, D),
+// lse (B, Hq, T)).
 // q, k, v may be any strided float32 views. lse is the natural-log logsumexp of each row's scaled
 // scores (+inf for a fully masked row, whose output is 0).
 STELLAR_KERNEL("cpu/attention_fwd", r) {
   const AttnFwdArgs f = read_attn_fwd_args(r, Device::CPU);
-  const Attn a = with_tiles(f.a);
+  std::vector<int64_t> spans;
+  const Attn a = with_tiles(f.a, spans);
   switch (lanes()) {
     case 16: forward<16>(a, f.o, f.lse); break;
     case 8: forward<8>(a, f.o, f.lse); break;
@@ -103,7 +148,8 @@ STELLAR_KERNEL("cpu/attention_fwd", r) {
 // dq, dk, dv, all contiguous and fully overwritten).
 STELLAR_KERNEL("cpu/attention_bwd", r) {
   const AttnBwdArgs b = read_attn_bwd_args(r, Device::CPU);
-  const Attn a = with_tiles(b.a);
+  std::vector<int64_t> spans;
+  const Attn a = with_tiles(b.a, spans);
   switch (lanes()) {
     case 16: backward<16>(a, b.g); break;
     case 8: backward<8>(a, b.g); break;

@@ -109,7 +109,8 @@ struct Lanes {
   }
 
   // ---- tile element work -----------------------------------------------------------------------
-  // Writes -inf over masked scores (padded keys, causal partial vectors); true when any were masked.
+  // Writes -inf over masked scores (padded keys, other segments, causal partial vectors); true when
+  // any were masked.
   static ATTN_INLINE bool mask_tile(float* Sb, const TileInfo& t) {
     const vf ninf = splat(-INFINITY), lanes = iota();
     bool any = false;
@@ -120,6 +121,14 @@ struct Lanes {
         for (int v = v0; v < t.nvq; ++v) st(row + v * L, ninf);
         any = true;
         continue;
+      }
+      if (t.qseg) {  // key row j is seen only by the query lanes with its segment id
+        const vi kid = vi{} + t.kseg[j * t.kss];
+        for (int v = v0; v < t.nvq; ++v) {
+          const vi same = *reinterpret_cast<const vi*>(t.qseg + v * L) == kid;
+          st(row + v * L, same ? ld(row + v * L) : ninf);
+        }
+        any = true;
       }
       if (!t.causal) continue;
       const int64_t thr = t.thr0 + j;

@@ -1,5 +1,5 @@
 // Tiles of the CPU attention kernels: sizes, the call with its tile count, the per-tile plan of what the
-// causal and padding masks leave to compute, and the per-width entry points the other files define.
+// causal, padding and segment masks leave to compute, and the per-width entry points the other files define.
 //
 // The kernels are flash style: nothing of size T x S is stored; work goes through 64-query x 64-key
 // tiles in per-thread buffers, with the queries along the SIMD lanes so the per-query softmax
@@ -44,6 +44,10 @@ using Grads = AttnGrads;
 // One attention call (shared/kernel_args/attention.h) plus the number of query tiles.
 struct Attn : AttnProblem {
   int64_t nqt = 0;
+  // With segment ids: query i of row b sees no key outside [klo, khi)[b * T + i] (the span of its id,
+  // cut at the causal end), so key tiles outside a query tile's spans are skipped like causal ones.
+  const int64_t* klo = nullptr;
+  const int64_t* khi = nullptr;
 };
 
 // Which parts of one (query tile, key tile) pair are computed. Scores live transposed in the tile
@@ -57,16 +61,66 @@ struct TileInfo {
   int64_t thr0 = 0;             // causal: key row j hides query lanes i < thr0 + j
   const uint8_t* km = nullptr;  // key padding mask of row 0 (null: none), stride kms
   int64_t kms = 0;
+  const int32_t* qseg = nullptr;  // segment ids of the 64 query lanes when scores need the id test; null: none
+  const int32_t* kseg = nullptr;  // segment id of key row 0, stride kss
+  int64_t kss = 0;
 };
 
+// Segment ids of one query tile: the ids along the lanes, its distinct ids and the keys its spans cover.
+struct SegTile {
+  alignas(64) int32_t ids[kBQ];  // lanes past the tile's queries repeat the last id
+  int32_t uniq[kBQ];             // distinct ids, nuniq of them
+  int nuniq = 0;
+  int64_t kbeg = 0, kend = 0;    // union of the queries' spans [klo, khi)
+};
+
+inline void plan_seg_tile(SegTile& st, const Attn& a, int64_t b, int64_t q0, int64_t nq) {
+  st.nuniq = 0;
+  st.kbeg = a.S;
+  st.kend = 0;
+  for (int64_t i = 0; i < kBQ; ++i) {
+    const int64_t qi = std::min(i, nq - 1);
+    const int32_t id = attn_seg(a, b, a.S - a.T + q0 + qi);
+    st.ids[i] = id;
+    if (i >= nq) continue;
+    st.kbeg = std::min(st.kbeg, a.klo[b * a.T + q0 + i]);
+    st.kend = std::max(st.kend, a.khi[b * a.T + q0 + i]);
+    if (std::find(st.uniq, st.uniq + st.nuniq, id) == st.uniq + st.nuniq) st.uniq[st.nuniq++] = id;
+  }
+}
+
+// What segment ids leave of keys [k0, k0 + nk) for a query tile: 0 = none visible (skip the tile),
+// 1 = all visible to every query (no test), 2 = test each score.
+inline int seg_cover(const SegTile& st, const Attn& a, int64_t b, int64_t k0, int64_t nk) {
+  const int32_t* ks = a.seg + b * a.ss0 + k0 * a.ss1;
+  bool any = false, all = st.nuniq == 1;
+  for (int64_t j = 0; j < nk; ++j) {
+    const int32_t id = ks[j * a.ss1];
+    if (st.nuniq == 1) {
+      const bool eq = id == st.uniq[0];
+      any |= eq;
+      all &= eq;
+    } else if (!any) {
+      any = std::find(st.uniq, st.uniq + st.nuniq, id) != st.uniq + st.nuniq;
+    }
+    if (any && !all) break;
+  }
+  return !any ? 0 : all ? 1 : 2;
+}
+
+// qseg: the tile's query ids when seg_cover said 2, else null.
 template <int L>
-void plan_tile(TileInfo& t, const Attn& a, int64_t b, int64_t k0, int64_t nk, int64_t q0, int nvq) {
+void plan_tile(TileInfo& t, const Attn& a, int64_t b, int64_t k0, int64_t nk, int64_t q0, int nvq,
+               const int32_t* qseg = nullptr) {
   t.nk = nk;
   t.nvq = nvq;
   t.causal = a.causal;
   t.thr0 = k0 + 1 - attn_key_end(q0, a.T, a.S);  // key k0 + j is hidden from query q0 + i when i < thr0 + j
   t.km = a.mask ? a.mask + b * a.ms0 + k0 * a.ms1 : nullptr;
   t.kms = a.ms1;
+  t.qseg = qseg;
+  t.kseg = qseg ? a.seg + b * a.ss0 + k0 * a.ss1 : nullptr;
+  t.kss = a.ss1;
   const int ng = static_cast<int>((nk + kG - 1) / kG);
   for (int g = 0; g < ng; ++g) {
     int64_t thr = t.thr0 + g * kG;

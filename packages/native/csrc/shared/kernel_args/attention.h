@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include <string>
 #include "device.h"
+#include "../hd.h"
 
 namespace stellar {
 
@@ -18,7 +19,14 @@ struct AttnProblem {
   AttnView4 q, k, v;
   const uint8_t* mask = nullptr;  // (B, S) key padding mask, 1 = attend; null: none
   int64_t ms0 = 0, ms1 = 0;
+  // (B, S) segment ids of packed rows over the key positions; null: none. Query i (at key position
+  // S - T + i) sees key j only when seg[b, j] == seg[b, S - T + i], on top of the other masks.
+  const int32_t* seg = nullptr;
+  int64_t ss0 = 0, ss1 = 0;
 };
+
+// Segment id of key position j of row b (needs a.seg).
+STELLAR_HD int32_t attn_seg(const AttnProblem& a, int64_t b, int64_t j) { return a.seg[b * a.ss0 + j * a.ss1]; }
 
 // What the backward reads besides the problem, and the gradients it fully overwrites.
 struct AttnGrads {
@@ -44,7 +52,8 @@ inline float* attn_out_ptr(const TDesc& t, std::initializer_list<int64_t> shape,
 }
 
 // Reads causal, scale, has_mask, q (B, Hq, T, D), k (B, Hkv, S, D), v (B, Hkv, S, D),
-// [mask (B, S) bool, only when has_mask] and checks the shapes.
+// [mask (B, S) bool, only when has_mask], has_seg, [seg (B, S) int32, only when has_seg] and checks
+// the shapes.
 inline AttnProblem read_attn_problem(ArgReader& r, Device dev) {
   AttnProblem a{};
   a.causal = r.b();
@@ -66,6 +75,15 @@ inline AttnProblem read_attn_problem(ArgReader& r, Device dev) {
     if (dev == Device::CUDA) STELLAR_CHECK(m.device == Device::CUDA, "attention: mask must live on the CUDA device");
     a.mask = reinterpret_cast<const uint8_t*>(m.base);
     a.ms0 = m.strides[0]; a.ms1 = m.strides[1];
+  }
+  if (r.b()) {  // has_seg
+    TDesc sg = r.t();
+    STELLAR_CHECK(sg.dtype == DType::I32 && sg.ndim == 2 && sg.shape[0] == a.B && sg.shape[1] == a.S,
+                  "attention: segment ids must be a (B, S) int32 tensor");
+    STELLAR_CHECK(a.T <= a.S, "attention: segment ids need every query at a key position (T <= S)");
+    if (dev == Device::CUDA) STELLAR_CHECK(sg.device == Device::CUDA, "attention: segment ids must live on the CUDA device");
+    a.seg = sg.ptr<int32_t>();
+    a.ss0 = sg.strides[0]; a.ss1 = sg.strides[1];
   }
   return a;
 }
