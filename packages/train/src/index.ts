@@ -4,3 +4,4 @@ export * from './trainer';
 export * from './stages';
 export * from './metrics';
 export * from './distributed';
+export * from './rl';
