@@ -3,7 +3,7 @@
 // both over the positions that carry a label.
 import { Tensor, logSoftmax, softmax, mul, sub, sum, add, noGrad, tidy } from '@stellar/tensor';
 import type { Module, StellarForCausalLM } from '@stellar/nn';
-import { batchTensors } from '../trainer/lm-loss';
+import { batchTensors, forwardInputs } from '../trainer/lm-loss';
 import { countTargets, type Batch, type LossFn } from '../trainer/types';
 
 export interface DistillOptions {
@@ -44,8 +44,8 @@ export function distillLoss(o: DistillOptions): LossFn {
     const student = model as StellarForCausalLM;
     if (student.config.vocabSize !== o.teacher.config.vocabSize) throw new Error(`distill: student vocab ${student.config.vocabSize} != teacher vocab ${o.teacher.config.vocabSize}`);
     const t = batchTensors(b);
-    const out = student.forward(t.ids, { labels: t.labels, attentionMask: t.mask, positionIds: t.positions });
-    const tl = noGrad(() => o.teacher.forward(t.ids, { attentionMask: t.mask, positionIds: t.positions }).logits);   // (B, T, V)
+    const out = student.forward(t.ids, { ...forwardInputs(t), labels: t.labels });
+    const tl = noGrad(() => o.teacher.forward(t.ids, forwardInputs(t)).logits);   // (B, T, V)
     const kl = distillKl(out.logits, tl, targetMask(b), T);
     const loss = add(mul(kl, alpha), mul(out.loss!, 1 - alpha));
     return { loss, tokens: countTargets(b), metrics: { kl: kl.item(), ce: out.lmLoss!.item() } };

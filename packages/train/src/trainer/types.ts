@@ -10,6 +10,8 @@ export interface Batch {
   labels: Int32Array;
   attentionMask?: Uint8Array;
   positionIds?: Int32Array;
+  /** Packed rows: the sample each token belongs to (attention stays inside it); -1 on padding. */
+  segmentIds?: Int32Array;
   batchSize: number;
   seqLen: number;
 }
