@@ -1,7 +1,9 @@
 // Where a StellarForCausalLM training step spends its time: runs a few steps under V8's sampling
 // profiler (node:inspector) and attributes every sample to the native kernel being called (read from
 // the `.run(device, "kernel")` call in @stellar/tensor's dist), forward or backward, or to JavaScript.
-// Usage: node bench/model-profile.mjs [small|base] [steps] [--json]   (model.bench.mjs runs it too)
+// Usage: node bench/model-profile.mjs [small|base] [steps] [--json] [--precision bf16]   (model.bench.mjs runs it too)
+// With --precision bf16 the forward runs under autocast('bfloat16') and the bf16 casts autocast adds
+// (operands in forward, the output gradient in backward) are counted apart from other copies.
 import fs from 'node:fs';
 import inspector from 'node:inspector';
 import { fileURLToPath } from 'node:url';
@@ -15,11 +17,14 @@ const CONFIGS = {
 const name = process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : 'small';
 const steps = Number(process.argv[3] && !process.argv[3].startsWith('--') ? process.argv[3] : 3);
 const asJson = process.argv.includes('--json');
+const pi = process.argv.indexOf('--precision');
+const precision = pi > 0 ? process.argv[pi + 1] : 'fp32';
+if (precision !== 'fp32' && precision !== 'bf16') throw new Error(`--precision must be fp32 or bf16, got ${precision}`);
 const { seq: S, batch: B, ...fields } = CONFIGS[name];
 const model = new StellarForCausalLM(makeConfig(fields), { seed: 0 });
 const ids = T.Tensor.fromArray(Array.from({ length: B * S }, (_, i) => (i * 7919 + 13) % fields.vocabSize), [B, S], { dtype: 'int32' });   // (B, T)
 const step = () => T.tidy(() => {
-  const { loss } = model.forward(ids, { labels: ids });
+  const { loss } = T.autocast(precision === 'bf16' ? 'bfloat16' : null, () => model.forward(ids, { labels: ids }));
   loss.backward();
   loss.item();
   model.zeroGrad();
@@ -79,15 +84,16 @@ for (let i = 0; i < profile.samples.length; i++) {
     const r = leaf.functionName === 'run' ? 0 : leaf.url === '' && frames[1]?.functionName === 'run' ? 1 : -1;
     const kernel = r >= 0 && frames[r + 1] ? kernelOf(frames[r + 1]) : null;
     key = kernel ? category(kernel) : r >= 0 ? 'other kernels' : 'JS: ops, autograd, scopes';
+    if (kernel && /^copy/.test(kernel) && frames.some((f) => f.functionName === 'toBf16' || f.functionName === 'gradToBf16')) key = 'bf16 casts (autocast)';
   }
   const k = `${backward ? 'backward' : 'forward'}|${key}`;
   time.set(k, (time.get(k) ?? 0) + dt);
 }
 const rows = [...time].map(([k, us]) => { const [pass, what] = k.split('|'); return { pass, what, share: us / total, msPerStep: us / 1e3 / steps }; })
   .sort((a, b) => b.share - a.share);
-const result = { config: name, steps, threads: T.numThreads(), wallMsPerStep: wallMs, rows };
+const result = { config: name, precision, steps, threads: T.numThreads(), wallMsPerStep: wallMs, rows };
 if (asJson) console.log(JSON.stringify(result));
 else {
-  console.log(`${name}: ${wallMs.toFixed(0)} ms per step over ${steps} profiled steps (${T.numThreads()} threads)`);
+  console.log(`${name} ${precision}: ${wallMs.toFixed(0)} ms per step over ${steps} profiled steps (${T.numThreads()} threads)`);
   for (const r of rows) if (r.share >= 0.001) console.log(`${(100 * r.share).toFixed(1).padStart(5)} %  ${r.msPerStep.toFixed(1).padStart(7)} ms  ${r.pass.padEnd(8)}  ${r.what}`);
 }

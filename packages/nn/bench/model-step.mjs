@@ -1,8 +1,10 @@
 // Our side of packages/nn/bench/model.bench.mjs: builds StellarForCausalLM through @stellar/nn's public
 // API and times training steps (forward with labels + backward + zeroGrad; optionally an AdamW update)
 // on request over stdin/stdout, with the same protocol as tools/bench/llama_torch.py
-// (step <n>, adamw <n>, mem, quit). Not a bench itself.
-// Usage: node bench/model-step.mjs --vocab V --dim C --layers L --heads H --kv-heads K --ffn F --seq T --batch B
+// (step <n>, adamw <n>, mem, quit). Not a bench itself. `--precision bf16` runs the forward (and loss)
+// under autocast('bfloat16') (bf16 GEMMs, fp32 weights and gradients), backward outside it, as the
+// Trainer does for train.precision=bf16.
+// Usage: node bench/model-step.mjs --vocab V --dim C --layers L --heads H --kv-heads K --ffn F --seq T --batch B [--precision fp32|bf16]
 import fs from 'node:fs';
 import readline from 'node:readline';
 import * as T from '@stellar/tensor';
@@ -26,6 +28,9 @@ const arg = (name) => {
   if (i < 0) throw new Error(`model-step.mjs: missing --${name}`);
   return Number(argv[i + 1]);
 };
+const precision = argv.includes('--precision') ? argv[argv.indexOf('--precision') + 1] : 'fp32';
+if (precision !== 'fp32' && precision !== 'bf16') throw new Error(`model-step.mjs: --precision must be fp32 or bf16, got ${precision}`);
+const computeDtype = precision === 'bf16' ? 'bfloat16' : null;
 const V = arg('vocab'), C = arg('dim'), L = arg('layers'), H = arg('heads'), K = arg('kv-heads'), F = arg('ffn'), S = arg('seq'), B = arg('batch');
 
 const config = makeConfig({ vocabSize: V, hiddenSize: C, intermediateSize: F, numHiddenLayers: L, numAttentionHeads: H, numKeyValueHeads: K,
@@ -39,7 +44,7 @@ let adam = null;   // AdamW moments, created on the first `adamw` step
 /** One training step; returns the loss. With `withAdamw` also one AdamW update (moments allocated once). */
 function step(withAdamw, t) {
   return T.tidy(() => {
-    const { loss } = model.forward(ids, { labels: ids });
+    const { loss } = T.autocast(computeDtype, () => model.forward(ids, { labels: ids }));
     loss.backward();
     const value = loss.item();
     if (withAdamw) {
@@ -54,7 +59,7 @@ function step(withAdamw, t) {
 const rssBuild = rssBytes('VmRSS');
 const liveBuild = T.memStats().liveBytes;
 resetPeakRss();
-reply({ ok: true, params: model.numParameters(), threads: T.numThreads(), rss_after_build: rssBuild });
+reply({ ok: true, params: model.numParameters(), threads: T.numThreads(), rss_after_build: rssBuild, precision });
 
 let adamSteps = 0;
 for await (const line of readline.createInterface({ input: process.stdin })) {

@@ -1,7 +1,8 @@
 // Gradient checkpointing: run a block without recording its graph, keep only its input, and
 // recompute the block with the graph in backward (PyTorch's torch.utils.checkpoint, reentrant style).
-// Randomness (dropout, drop-path, router noise) is replayed by restoring the generator state.
-import { Tensor, Generator, defineOp, registerKernel, runOp, copyInto, noGrad, enableGrad, mul, sum, add, tidy, keep, type GeneratorState } from '@stellar/tensor';
+// Randomness (dropout, drop-path, router noise) is replayed by restoring the generator state, and the
+// recomputation runs under the autocast mode of the original forward.
+import { Tensor, Generator, defineOp, registerKernel, runOp, copyInto, noGrad, enableGrad, mul, sum, add, tidy, keep, autocast, autocastDtype, type GeneratorState } from '@stellar/tensor';
 
 type BlockFn = (x: Tensor, ...extras: Tensor[]) => Tensor[];
 
@@ -13,6 +14,8 @@ interface CkptAttrs {
   precomputed: Tensor[];
   generator: Generator;
   state: GeneratorState;
+  /** Autocast mode of the forward: backward runs outside the caller's scope, the recompute must match. */
+  autocast: 'bfloat16' | null;
 }
 
 const checkpointOp = defineOp<CkptAttrs>({
@@ -28,7 +31,8 @@ const checkpointOp = defineOp<CkptAttrs>({
     const xr = x.detach().requiresGrad_();
     try {
       enableGrad(() => tidy(() => {
-        const ys = fn(xr, ...extras);
+        // only the recompute is autocast; its backward below runs each op in the mode it recorded
+        const ys = autocast(ctx.attrs.autocast, () => fn(xr, ...extras));
         const live = ys.map((y, i) => [y, gouts[i]] as const).filter(([y, g]) => g && y.requiresGrad);
         if (live.length === 0) return;
         if (live.length === 1 && live[0][0].shapeEquals(live[0][1]!.shape)) { live[0][0].backward(live[0][1]!); return; }
@@ -64,5 +68,5 @@ export function checkpoint(fn: BlockFn, x: Tensor, extras: Tensor[], params: Ten
   if (extras.length > 7) throw new Error('checkpoint: at most 7 extra tensors');
   const state = generator.getState();
   const precomputed = noGrad(() => fn(x, ...extras)).map((t) => keep(t));
-  return runOp(checkpointOp, [x, ...extras, ...params.filter((p) => p.requiresGrad)], { fn, numExtras: extras.length, precomputed, generator, state });
+  return runOp(checkpointOp, [x, ...extras, ...params.filter((p) => p.requiresGrad)], { fn, numExtras: extras.length, precomputed, generator, state, autocast: autocastDtype() });
 }

@@ -12,3 +12,4 @@ export { args as kernelArgs } from './args';
 export * from './random';
 export { memStats, numThreads, setNumThreads, cpuFeatures, buildInfo, cudaDeviceCount, CudaNotCompiled, CudaUnavailable } from '@stellar/native';
 export * from './safetensors';
+export { autocast, autocastDtype, type AutocastDtype } from './autocast';

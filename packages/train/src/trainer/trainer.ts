@@ -1,7 +1,7 @@
 // The training loop every stage plugs into: gradient accumulation with token-weighted losses, lr
 // schedule, global-norm clipping, a NaN/Inf guard, weight EMA, periodic evaluation (token-weighted
 // loss and perplexity), atomic checkpoints with exact resume, and a clean stop on SIGINT/SIGTERM.
-import { Generator, mul, noGrad, tidy } from '@stellar/tensor';
+import { Generator, autocast, mul, noGrad, tidy } from '@stellar/tensor';
 import type { Module } from '@stellar/nn';
 import type { Optimizer } from '../optim/optimizer';
 import { lrMultiplier, type ScheduleOptions } from '../optim/schedule';
@@ -42,6 +42,9 @@ export interface TrainerOptions {
   resume?: boolean | string;
   /** Install SIGINT/SIGTERM handlers that stop after the current step with a checkpoint (default true). */
   handleSignals?: boolean;
+  /** 'bf16': micro-batch forwards (and eval) run under autocast('bfloat16'), so the matmuls compute
+   *  in bf16 with fp32 accumulation; weights, gradients and optimizer state stay fp32 (default 'fp32'). */
+  precision?: 'fp32' | 'bf16';
   /** Data parallel (`trainerSync(initDistributed())`): token counts, losses and gradients are summed
    *  over ranks before clipping; only the main rank logs and writes checkpoints. */
   sync?: TrainerSync;
@@ -77,8 +80,13 @@ export class Trainer {
   private readonly log: TrainLogger;
   private readonly ckptDir: string;
 
+  private readonly computeDtype: 'bfloat16' | null;
+
   constructor(private readonly o: TrainerOptions) {
     if (!(Number.isInteger(o.maxSteps) && o.maxSteps > 0)) throw new Error(`Trainer: maxSteps must be a positive integer, got ${o.maxSteps}`);
+    const precision = o.precision ?? 'fp32';
+    if (precision !== 'fp32' && precision !== 'bf16') throw new Error(`Trainer: precision must be 'fp32' or 'bf16', got ${String(precision)}`);
+    this.computeDtype = precision === 'bf16' ? 'bfloat16' : null;
     this.gens = o.generators ?? findGenerators(o.model);
     this.log = o.sync && !o.sync.isMain ? silentLogger : o.logger ?? consoleLogger();
     this.ckptDir = path.join(o.runDir, 'checkpoints');
@@ -131,7 +139,7 @@ export class Trainer {
     try {
       for (let b = await src.next(); b; b = await src.next()) {
         // noGrad: a graph recorded here would keep every activation alive (nothing runs backward on it)
-        const r = noGrad(() => tidy(() => { const s = this.o.lossFn(this.o.model, b!, false); return { l: s.loss.item(), t: s.tokens }; }));
+        const r = noGrad(() => tidy(() => { const s = autocast(this.computeDtype, () => this.o.lossFn(this.o.model, b!, false)); return { l: s.loss.item(), t: s.tokens }; }));
         sum += r.l * r.t; tokens += r.t;
         if (++n === this.o.evalBatches) break;
       }
@@ -188,7 +196,8 @@ export class Trainer {
         o.model.zeroGrad();
         for (let i = 0; i < batches.length; i++) {
           tidy(() => {
-            const s = o.lossFn(o.model, batches[i], true);
+            // forward under the run's precision; backward outside it (each op recorded its own mode)
+            const s = autocast(this.computeDtype, () => o.lossFn(o.model, batches[i], true));
             const w = s.tokens > 0 ? s.tokens / total : 0;
             lossSum += s.loss.item() * w;
             for (const [k, v] of Object.entries(s.metrics ?? {})) metrics[k] = (metrics[k] ?? 0) + v / batches.length;
