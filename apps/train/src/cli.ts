@@ -1,6 +1,7 @@
 // stellar-train: `stellar-train <stage> [group=option] [key=value ...]` runs a stage from configs/
 // (pipeline, tokenizer, pretrain, sft, lora, distill); --help lists stages, groups and keys; --cfg
-// prints the resolved config without running.
+// prints the resolved config without running. Started by `mpirun -np N`, the training stages run
+// data-parallel: rank 0 prints and writes files, the other ranks print only their own errors.
 import fs from 'node:fs';
 import path from 'node:path';
 import { compose, listGroups, validateConfig, describeSchema, toYaml, ConfigError } from '@stellar/config';
@@ -11,6 +12,8 @@ import { pretrainStage } from './stages/pretrain';
 import { sftStage } from './stages/sft';
 import { distillStage } from './stages/distill';
 import type { StageContext } from './stages/common';
+import { MainRankFailed, SINGLE_PROCESS, skipFinalizeAtExit, type DistributedContext } from '@stellar/train';
+import { checkGlobalBatches, launcherRank, startDistributed } from './distributed';
 
 const STAGES: Record<string, string> = {
   pipeline: 'tokenizer -> pretrain -> SFT on the built-in data, then an evaluation table (the default job)',
@@ -44,14 +47,31 @@ export function helpText(configDir: string): string {
     'The stage picks experiment=<stage>; `model=small` swaps a group, `train.lr=3e-4` sets a key.',
     '--cfg prints the resolved config and exits; resume=latest continues the newest run of the stage.',
     '',
+    'data parallel: mpirun -np N stellar-train <stage> ... trains pretrain, sft, lora and distill on N ranks.',
+    '  train.batch_size is the global batch: each rank takes batch_size / N rows of every micro-batch (it must',
+    '  divide); gradients are summed over the ranks, so N ranks follow the 1-process loss curve. Rank 0 picks the',
+    '  run directory, prepares data, trains the tokenizer, evaluates and writes every file; the run directory must be',
+    '  on a filesystem every rank sees. Threads per rank: max(1, floor(T / L)), T = threads if > 0, else',
+    '  STELLAR_NUM_THREADS, else the cores; L = ranks on the machine. Stop: kill -USR1 <mpirun pid> (or Ctrl-C,',
+    '  which gives ranks odls_base_sigkill_timeout s: mpirun --mca odls_base_sigkill_timeout 60 ...).',
+    '  e.g. mpirun -np 2 --bind-to none stellar-train pretrain model=small train.batch_size=32',
+    '',
     'keys:',
     ...describeSchema(schema as never).map((l) => `  ${l}`),
   ].join('\n');
 }
 
+/** Set when this rank failed on its own under MPI: it must exit at once (see the bottom of this file). */
+let failedAlone = false;
+
 export async function main(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void } = {}): Promise<number> {
-  const out = io.out ?? ((s: string) => process.stdout.write(s + '\n'));
+  const launched = launcherRank();
+  // ranks other than 0 print nothing but their own errors
+  const quiet = launched !== null && launched.rank !== 0;
+  const out = quiet ? () => {} : io.out ?? ((s: string) => process.stdout.write(s + '\n'));
   const err = io.err ?? ((s: string) => process.stderr.write(s + '\n'));
+  const rankTag = launched && launched.size > 1 ? ` (rank ${launched.rank} of ${launched.size})` : '';
+  let dist: DistributedContext = SINGLE_PROCESS;
   try {
     const configDir = defaultConfigDir();
     if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) { out(helpText(configDir)); return argv.length === 0 ? 2 : 0; }
@@ -63,7 +83,9 @@ export async function main(argv: string[], io: { out?: (s: string) => void; err?
     const composed = compose({ configDir, experiment: stage, overrides: rest });
     const cfg = validateConfig(schema as never, { ...composed.config, stage }) as RunConfig;
     if (flags.includes('--cfg')) { out(toYaml(cfg).trimEnd()); return 0; }
-    const ctx: StageContext = { cfg, composed, say: err };
+    dist = startDistributed();
+    checkGlobalBatches(cfg, dist);
+    const ctx: StageContext = { cfg, composed, say: quiet ? () => {} : err, dist };
     switch (cfg.stage) {
       case 'pipeline': { const r = await pipelineStage(ctx); out(r.report); break; }
       case 'tokenizer': await trainTokenizerStage(ctx); break;
@@ -73,12 +95,23 @@ export async function main(argv: string[], io: { out?: (s: string) => void; err?
     }
     return 0;
   } catch (e) {
-    err(e instanceof ConfigError ? `config error: ${e.message}` : `error: ${(e as Error).message}`);
+    // rank 0 has reported the failure the other ranks were waiting on
+    if (e instanceof MainRankFailed) return 1;
+    // config errors are the same on every rank: rank 0 reports them
+    if (e instanceof ConfigError) { if (!quiet) err(`config error: ${e.message}`); return 1; }
+    err(`error${rankTag}: ${(e as Error).message}`);
     if (process.env.STELLAR_DEBUG) err((e as Error).stack ?? '');
+    // the other ranks may be blocked in a collective waiting for this one: leave without MPI_Finalize
+    // (which would wait for them) so that mpirun ends the job
+    if (dist.worldSize > 1) { skipFinalizeAtExit(); failedAlone = true; }
     return 1;
   }
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+    // a failed rank exits now: a data loader's worker left behind must not keep it (and the job) alive
+    if (failedAlone) process.exit(code);
+  });
 }

@@ -12,7 +12,7 @@ const list = (d: string[], doc: string) => ({ format: 'string-list', default: d,
 function trainGroup(d: { steps: number; lr: number; seq_len: number; warmup_steps: number; eval_every: number }) {
   return {
     steps: pint(d.steps, 'optimizer steps'),
-    batch_size: pint(16, 'sequences per micro-batch'),
+    batch_size: pint(16, 'sequences per micro-batch, over all ranks under mpirun (each takes batch_size / N)'),
     seq_len: pint(d.seq_len, 'tokens per pretraining sequence / max SFT length'),
     grad_accum: pint(1, 'micro-batches per step'),
     optimizer: { format: ['adamw', 'muon', 'sgd'], default: 'adamw', doc: 'optimizer' },
@@ -26,6 +26,7 @@ function trainGroup(d: { steps: number; lr: number; seq_len: number; warmup_step
     warmup_steps: int(d.warmup_steps, 'linear warmup steps'),
     min_lr_ratio: prob(0.1, 'final lr as a fraction of the peak'),
     clip: nnum(1, 'global gradient-norm clip (0 = off)'),
+    precision: { format: ['fp32', 'bf16'], default: 'fp32', doc: 'compute precision: bf16 = matmuls in bf16 (autocast), weights/grads/optimizer stay fp32' },
     label_smoothing: prob(0, 'label smoothing of the LM loss'),
     ema_decay: prob(0, 'weight EMA decay (0 = off)'),
     eval_every: int(d.eval_every, 'evaluate every N steps (0 = at the end)'),
@@ -42,7 +43,7 @@ export const schema = {
   name: str('', 'run name (default: the stage)'),
   run_dir: str('runs', 'runs are written to <run_dir>/<stage>/<timestamp>/'),
   seed: int(0, 'seed of weights, data order and dropout'),
-  threads: int(0, 'native threads (0 = all cores)'),
+  threads: int(0, 'native threads (0 = STELLAR_NUM_THREADS or all cores); under mpirun split over the ranks of a machine'),
   init: str('', 'model directory to start from (HF layout); empty = fresh weights (pretrain) or the pipeline\'s previous stage'),
   tokenizer: str('', 'tokenizer directory; empty = train one (pipeline) or the one next to `init`'),
   resume: str('', '"latest" to resume the newest run of this stage, or a run directory'),
@@ -116,7 +117,7 @@ export interface RunConfig {
   train: {
     steps: number; batch_size: number; seq_len: number; grad_accum: number; optimizer: 'adamw' | 'muon' | 'sgd'; lr: number; adamw_lr: number;
     weight_decay: number; beta1: number; beta2: number; momentum: number; schedule: 'cosine' | 'wsd' | 'constant'; warmup_steps: number;
-    min_lr_ratio: number; clip: number; label_smoothing: number; ema_decay: number; eval_every: number; eval_batches: number;
+    min_lr_ratio: number; clip: number; precision: 'fp32' | 'bf16'; label_smoothing: number; ema_decay: number; eval_every: number; eval_batches: number;
     save_every: number; keep_last: number; log_every: number; tensorboard: boolean;
   };
   sft_train: RunConfig['train'];

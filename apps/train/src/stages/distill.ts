@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StellarForCausalLM } from '@stellar/nn';
 import { BatchLoader, PretrainDataset, pretokenize } from '@stellar/data';
-import { distillLoss } from '@stellar/train';
+import { distillLoss, onMain } from '@stellar/train';
 import { toModelConfig } from '../model-config';
 import { pretrainTexts } from '../texts';
 import { initModel, openRun, saveFinal, stageTokenizer, trainStage, type StageContext } from './common';
@@ -17,7 +17,10 @@ export async function distillStage(ctx: StageContext): Promise<StageResult> {
   const teacher = initModel(cfg.distill.teacher);
   const tok = stageTokenizer(cfg, cfg.distill.teacher);
   const shards = path.join(run.dir, 'data');
-  if (!fs.existsSync(path.join(shards, 'manifest.json'))) await pretokenize({ texts: pretrainTexts(cfg.data).texts }, tok, shards, { meta: { valFraction: cfg.data.val_fraction } });
+  // rank 0 writes the shards while the other ranks wait
+  await onMain(run.dist, async () => {
+    if (!fs.existsSync(path.join(shards, 'manifest.json'))) await pretokenize({ texts: pretrainTexts(cfg.data).texts }, tok, shards, { meta: { valFraction: cfg.data.val_fraction } });
+  });
   const T = cfg.train.seq_len;
   const train = new PretrainDataset(shards, { seqLen: T, seed: cfg.seed, split: 'train', valFraction: cfg.data.val_fraction });
   const student = new StellarForCausalLM(toModelConfig(cfg.model, teacher.config.vocabSize, teacher.config.padTokenId), { seed: cfg.seed });

@@ -1,6 +1,7 @@
 // Stage "pipeline": tokenizer training -> data preparation -> pretraining -> SFT on the built-in data,
 // then an evaluation table: validation perplexity, held-out task accuracy before and after SFT,
-// and sample answers (also written to report.md in the pipeline's run directory).
+// and sample answers (also written to report.md in the pipeline's run directory). Under mpirun the
+// training stages run data-parallel; rank 0 alone trains the tokenizer, evaluates and writes the report.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fromPretrained } from '@stellar/nn';
@@ -8,6 +9,7 @@ import { loadTokenizer } from '@stellar/tokenizer';
 import { evaluateTasks, type TaskEval } from '../evaluate';
 import { newRunDir } from '../run-dir';
 import { writeResolvedConfig } from '@stellar/config';
+import { SINGLE_PROCESS, onMainSync } from '@stellar/train';
 import { trainTokenizerStage } from './tokenizer';
 import { pretrainStage } from './pretrain';
 import { sftStage } from './sft';
@@ -38,16 +40,22 @@ export function reportTable(r: { valLoss: number | null; before: TaskEval; after
 export async function pipelineStage(ctx: StageContext): Promise<{ report: string; dir: string }> {
   const t0 = Date.now();
   const { cfg } = ctx;
-  const dir = newRunDir(cfg.run_dir, 'pipeline', '');
-  writeResolvedConfig(dir, cfg, ctx.composed);
+  const dist = ctx.dist ?? SINGLE_PROCESS;
+  const dir = onMainSync(dist, () => {
+    const d = newRunDir(cfg.run_dir, 'pipeline', '');
+    writeResolvedConfig(d, cfg, ctx.composed);
+    return d;
+  });
   const sub = { ...ctx, cfg: { ...cfg, resume: '', run_dir: path.join(dir, 'stages') } };
   const tok = cfg.tokenizer ? loadTokenizer(cfg.tokenizer) : (await trainTokenizerStage(sub)).tokenizer;
   const pre = await pretrainStage(sub, tok);
   if (!pre.final) throw new Error(`pipeline: pretraining stopped (${pre.stoppedBy}); resume it with: stellar-train pretrain resume=${pre.dir}`);
   ctx.say('evaluating the pretrained model on held-out tasks ...');
-  const before = evalAt(pre.final, ctx);
+  // the other ranks go on to SFT and wait for rank 0 there
+  const before = dist.isMain ? evalAt(pre.final, ctx) : null;
   const sft = await sftStage({ ...sub, cfg: { ...sub.cfg, train: cfg.sft_train } }, 'sft', { init: pre.final, tokenizer: tok });
   if (!sft.final) throw new Error(`pipeline: SFT stopped (${sft.stoppedBy})`);
+  if (!dist.isMain || !before) return { report: '', dir };
   ctx.say('evaluating the SFT model on held-out tasks ...');
   const after = evalAt(sft.final, ctx);
   const report = reportTable({ valLoss: pre.valLoss, before, after, minutes: (Date.now() - t0) / 60000, dirs: { pretrain: pre.final, sft: sft.final } });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StellarForCausalLM } from '@stellar/nn';
 import { BatchLoader, PretrainDataset, pretokenize } from '@stellar/data';
-import { causalLmLoss } from '@stellar/train';
+import { causalLmLoss, onMain } from '@stellar/train';
 import type { Tokenizer } from '@stellar/tokenizer';
 import { toModelConfig } from '../model-config';
 import { pretrainTexts } from '../texts';
@@ -18,12 +18,14 @@ export async function pretrainStage(ctx: StageContext, tokOverride?: Tokenizer):
   const run = openRun(ctx, 'pretrain');
   const tok = tokOverride ?? stageTokenizer(cfg);
   const shards = path.join(run.dir, 'data');
-  if (!fs.existsSync(path.join(shards, 'manifest.json'))) {
+  // data preparation is not data-parallel: rank 0 writes the shards while the others wait
+  await onMain(run.dist, async () => {
+    if (fs.existsSync(path.join(shards, 'manifest.json'))) return;
     const src = pretrainTexts(cfg.data);
     const s = await pretokenize({ texts: src.texts }, tok, shards, { meta: { valFraction: cfg.data.val_fraction } });
     const skipped = src.reports.reduce((n, r) => n + r.count, 0);
     ctx.say(`data: ${s.documents} documents, ${s.tokens} tokens (${s.mbPerSecond.toFixed(1)} MB/s)${skipped ? `\n${src.reports.filter((r) => r.count).map(String).join('\n')}` : ''}`);
-  }
+  });
   const T = cfg.train.seq_len;
   const train = new PretrainDataset(shards, { seqLen: T, seed: cfg.seed, split: 'train', valFraction: cfg.data.val_fraction });
   const val = () => new BatchLoader(new PretrainDataset(shards, { seqLen: T, seed: cfg.seed, split: 'val', valFraction: cfg.data.val_fraction, shuffle: false }),

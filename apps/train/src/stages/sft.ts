@@ -55,7 +55,7 @@ export async function sftStage(ctx: StageContext, stage: 'sft' | 'lora' = 'sft',
     let final: string | null = null;
     if (r.stoppedBy !== 'signal') {
       if (lora) {
-        saveLoraAdapter(lora, path.join(run.dir, 'adapter'));
+        if (run.dist.isMain) saveLoraAdapter(lora, path.join(run.dir, 'adapter'));
         if (cfg.lora.merge) { lora.merge(); lora.removeLora(); final = saveFinal(run, model, tok); }
       } else final = saveFinal(run, model, tok);
     }

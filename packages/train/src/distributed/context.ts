@@ -15,6 +15,14 @@ export interface DistributedContext {
 export const SINGLE_PROCESS: DistributedContext = Object.freeze({ rank: 0, worldSize: 1, isMain: true, usesMpi: false });
 
 let current: DistributedContext | null = null;
+let finalizeAtExit = true;
+
+/**
+ * For a rank that fails on its own: exit without MPI_Finalize. Finalize waits for the ranks still
+ * blocked in a collective (for this rank's gradients), so the job would hang; a rank that exits
+ * without it makes mpirun stop every rank.
+ */
+export function skipFinalizeAtExit(): void { finalizeAtExit = false; }
 
 /**
  * Initializes MPI when the process was started by mpirun (idempotent) and finalizes it at exit.
@@ -27,7 +35,7 @@ export function initDistributed(): DistributedContext {
   const s = mpiInit();
   if (!s.initialized) return (current = SINGLE_PROCESS);
   // mpirun reports a rank that exits without MPI_Finalize as failed, so finalize on every normal exit.
-  process.once('exit', () => finalize());
+  process.once('exit', () => { if (finalizeAtExit) finalize(); });
   current = Object.freeze({ rank: s.rank, worldSize: s.worldSize, isMain: s.rank === 0, usesMpi: s.worldSize > 1 });
   return current;
 }

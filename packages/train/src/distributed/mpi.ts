@@ -108,6 +108,35 @@ export function broadcast(buf: Float32Array, root = 0): void {
   }
 }
 
+/**
+ * Rank `root`'s value (anything JSON can carry: a run directory, a status) on every rank; the other
+ * ranks' `value` is ignored. Every rank must call it. Outside MPI it returns `value` unchanged.
+ */
+export function broadcastJson<T>(value: T | undefined, root = 0): T {
+  const s = mpiState();
+  if (!s.initialized || s.worldSize === 1) return value as T;
+  const bytes = s.rank === root ? new TextEncoder().encode(JSON.stringify(value ?? null)) : new Uint8Array(0);
+  // no uint8 dtype: the length, then the bytes packed into int32 words
+  const len = Tensor.fromArray(Int32Array.of(bytes.length), [1], { dtype: 'int32' });
+  let n: number;
+  try {
+    broadcastTensors([len], root);
+    n = (len.data() as Int32Array)[0];
+  } finally {
+    len.dispose();
+  }
+  const words = new Int32Array(Math.ceil(n / 4));
+  new Uint8Array(words.buffer).set(bytes);
+  const t = Tensor.fromArray(words, [words.length], { dtype: 'int32' });
+  try {
+    broadcastTensors([t], root);
+    const got = t.data() as Int32Array;
+    return JSON.parse(new TextDecoder().decode(new Uint8Array(got.buffer, got.byteOffset, n))) as T;
+  } finally {
+    t.dispose();
+  }
+}
+
 export function barrier(): void { kernelArgs.begin().run('mpi', 'barrier'); }
 
 /** MPI_Finalize if we initialized MPI (idempotent); later collectives act as a world of size 1. */
