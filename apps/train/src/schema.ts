@@ -76,6 +76,7 @@ export const schema = {
     sft: list(['builtin'], 'SFT conversations: "builtin" (generated tasks) and/or JSONL files'),
     sft_per_task: pint(600, 'built-in SFT items per task family'),
     system_prompt: str('', 'system prompt prepended to SFT conversations without one'),
+    sft_pack: bool(false, 'pack several SFT conversations into each sequence of sft_train.seq_len tokens (segment ids keep them apart)'),
     on_bad_record: { format: ['skip', 'fail'], default: 'skip', doc: 'malformed records: skip (counted, first messages shown) or fail' },
     tokenizer_vocab: pint(4096, 'vocabulary of a tokenizer trained by the pipeline'),
     tokenizer_pattern: { format: ['gpt2', 'gpt4', 'qwen2'], default: 'qwen2', doc: 'pre-tokenization regex (qwen2 = GPT-4 style with every digit its own token, which arithmetic needs)' },
@@ -112,7 +113,7 @@ export interface RunConfig {
   };
   data: {
     pretrain: string[]; format: 'auto' | 'text' | 'jsonl'; field: string; val_fraction: number; sft: string[]; sft_per_task: number;
-    system_prompt: string; on_bad_record: 'skip' | 'fail'; tokenizer_vocab: number; tokenizer_pattern: 'gpt2' | 'gpt4' | 'qwen2';
+    system_prompt: string; sft_pack: boolean; on_bad_record: 'skip' | 'fail'; tokenizer_vocab: number; tokenizer_pattern: 'gpt2' | 'gpt4' | 'qwen2';
   };
   train: {
     steps: number; batch_size: number; seq_len: number; grad_accum: number; optimizer: 'adamw' | 'muon' | 'sgd'; lr: number; adamw_lr: number;

@@ -41,8 +41,10 @@ export async function sftStage(ctx: StageContext, stage: 'sft' | 'lora' = 'sft',
   const tok = opts.tokenizer ?? stageTokenizer(cfg, init);
   const conv = await conversations(ctx);
   const T = cfg.train.seq_len;
-  const train = new SftDataset(tok, conv.train, { maxLength: T, seed: cfg.seed });
-  ctx.say(`sft data: ${train.report.samples} conversations (${train.report.truncated} truncated, ${train.report.dropped} dropped at ${T} tokens), ${train.report.labelTokens} label tokens`);
+  const train = new SftDataset(tok, conv.train, { maxLength: T, seed: cfg.seed, pack: cfg.data.sft_pack });
+  const rep = train.report;
+  ctx.say(`sft data: ${rep.samples} conversations (${rep.truncated} truncated, ${rep.dropped} dropped at ${T} tokens), ${rep.labelTokens} label tokens`
+    + (rep.packedRows ? `, packed into ${rep.packedRows} rows (${(100 * rep.packFill!).toFixed(0)}% full)` : ''));
   const test = conv.test.length ? new SftDataset(tok, conv.test, { maxLength: T, shuffle: false }) : null;
   const model = initModel(init);
   if (cfg.model.gradient_checkpointing) model.gradientCheckpointingEnable();
