@@ -12,3 +12,4 @@ export * from './encoding';
 export * from './post-processor';
 export * from './batch';
 export * from './stream-decode';
+export * from './spawn-worker';
