@@ -269,6 +269,15 @@ gpu(`CUDA vs CPU conformance${why}`, () => {
     });
   });
 
+  test('int8 weight-only GEMM (matmulW8): decode and prefill row counts, odd K / N', () => {
+    for (const [M, K, N] of [[1, 33, 10], [5, 64, 17], [20, 7, 70]]) {
+      const x = randn([M, K]);
+      const w = T.quantizeInt8(randn([N, K]));
+      conform([x, w.q, w.scale], (a, q, s) => T.matmulW8(a, { q, scale: s }), { grad: false, atol: 1e-4, rtol: 1e-4 });
+      T.dispose([x, w.q, w.scale]);
+    }
+  });
+
   test('indexSelect / embedding / gather (+ backward with repeated ids)', () => {
     const w = randn([10, 6]);
     for (const dtype of ['int32', 'int64'] as const) {

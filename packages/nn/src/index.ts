@@ -9,3 +9,4 @@ export * from './lora';
 export * from './checkpoint';
 export * from './model/moe';
 export * from './generation';
+export * from './quantize';

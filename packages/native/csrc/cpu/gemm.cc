@@ -1,13 +1,15 @@
 // GEMM through the system BLAS (OpenBLAS): batched, strided, all transpose combinations (fp32 split
-// over our thread pool, see sgemm_pool.h), plus
+// over our thread pool, see sgemm_pool.h; fp32 A @ W^T with few rows goes to gemm_small.h), plus
 // bf16 inputs with fp32 accumulation: cblas_sbgemm when the installed OpenBLAS exports it (looked up
 // at run time: Debian's 0.3.21 declares it but is built without it), else bf16_gemm.h.
 #include <cblas.h>
 #include <dlfcn.h>
+#include <cstdlib>
 #include "../core/registry.h"
 #include "../core/threadpool.h"
 #include "../shared/kernel_args/gemm.h"
 #include "bf16_gemm.h"
+#include "gemm_small.h"
 #include "sgemm_pool.h"
 
 namespace stellar {
@@ -19,6 +21,12 @@ using SbgemmFn = void (*)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, blasint
 SbgemmFn find_sbgemm() {
   static SbgemmFn fn = reinterpret_cast<SbgemmFn>(dlsym(RTLD_DEFAULT, "cblas_sbgemm"));
   return fn;
+}
+
+// STELLAR_SMALL_GEMM=0 sends every fp32 GEMM to BLAS (checked per call: tests and benches compare both).
+bool small_gemm_allowed() {
+  const char* e = std::getenv("STELLAR_SMALL_GEMM");
+  return !(e && e[0] == '0');
 }
 
 }  // namespace
@@ -47,6 +55,10 @@ STELLAR_KERNEL("cpu/gemm", a) {
       find_sbgemm()(CblasRowMajor, va.trans ? CblasTrans : CblasNoTrans, vb.trans ? CblasTrans : CblasNoTrans,
                    M, N, K, alpha, A.ptr<bfloat16>() + b * va.bstride, va.ld, B.ptr<bfloat16>() + b * vb.bstride, vb.ld,
                    beta, c, ldc);
+    } else if (vb.trans && M <= kSmallGemmMaxM && small_gemm_allowed()) {
+      // x @ W^T with few rows of x (decode): stream W's rows once instead of packing them for BLAS
+      gemm_small_f32(va.trans, M, N, K, alpha, A.ptr<float>() + b * va.bstride, va.ld,
+                     B.ptr<float>() + b * vb.bstride, vb.ld, beta, c, ldc);
     } else {
       sgemm_pool(va.trans, vb.trans, M, N, K, alpha, A.ptr<float>() + b * va.bstride, va.ld,
                  B.ptr<float>() + b * vb.bstride, vb.ld, beta, c, ldc);

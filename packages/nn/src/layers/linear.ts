@@ -1,5 +1,5 @@
 // Linear layer y = x W^T (+ b) with PyTorch's weight layout (out, in), so HF weights load unchanged.
-import { Tensor, Generator, randn, zeros, matmul, transpose, add } from '@stellar/tensor';
+import { Tensor, Generator, randn, zeros, matmul, matmulW8, transpose, add, type Int8Weight } from '@stellar/tensor';
 import { Module, Parameter } from '../module';
 
 export interface LinearOptions { bias?: boolean; std?: number; generator?: Generator }
@@ -31,8 +31,18 @@ export class Linear extends Module {
   private _adapter: LinearAdapter | null = null;
   get adapter(): LinearAdapter | null { return this._adapter; }
 
+  private _int8: Int8Weight | null = null;
+  /** The int8 copy of the weight that forward uses instead of `weight` (see ../quantize), or null. */
+  get int8(): Int8Weight | null { return this._int8; }
+  /** Sets (or with null drops) the int8 weight; `weight` keeps the float values it was made from. */
+  setInt8(w: Int8Weight | null): void {
+    if (w && (w.q.shape[0] !== this.outFeatures || w.q.shape[1] !== this.inFeatures)) throw new Error('Linear: int8 weight shape differs from (out, in)');
+    this._int8 = w;
+  }
+
   /** Attaches (or with null detaches) an adapter; the previous adapter's children are unregistered. */
   setAdapter(a: LinearAdapter | null): void {
+    if (a && this._int8) throw new Error('Linear: an int8-quantized layer takes no adapter (dequantizeModel first)');
     if (this._adapter) for (const [n] of this._adapter.children) this.deleteModule(n);
     this._adapter = a;
     if (a) for (const [n, m] of a.children) this.registerModule(n, m);
@@ -47,6 +57,11 @@ export class Linear extends Module {
 
   /** x W^T (+ b) without any adapter. x (..., in) -> (..., out) */
   baseForward(x: Tensor): Tensor {
+    if (this._int8) {
+      const y = matmulW8(x, this._int8);
+      if (!this.bias) return y;
+      try { return add(y, this.bias.data); } finally { y.dispose(); }
+    }
     const wt = transpose(this.weight.data);   // (in, out) view, no copy
     try {
       const y = matmul(x, wt);

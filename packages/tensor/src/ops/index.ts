@@ -11,3 +11,4 @@ export * from './softmax';
 export * from './indexing';
 export * from './fused';
 export * from './attention';
+export * from './quantize';
