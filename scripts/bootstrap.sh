@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything Stellar needs on a fresh Debian/Ubuntu machine with Node.js >= 20:
-# Debian packages (OpenBLAS, a C++ toolchain, Open MPI for `mpirun -np N` data parallelism), pnpm,
+# Debian packages (OpenBLAS, a C++ toolchain, Open MPI for `mpirun -np N` data parallelism, Chromium for
+# the chat page's headless-browser test), pnpm,
 # the workspace's node modules; idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in libopenblas-dev g++ make python3 openmpi-bin libopenmpi-dev; do
+for pkg in libopenblas-dev g++ make python3 openmpi-bin libopenmpi-dev chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -2,11 +2,12 @@
 // event types as Engine; submit resolves once the worker has accepted (or rejects with the same
 // typed errors: EngineError / QueueFull), and events arrive as messages.
 import type { Worker } from 'node:worker_threads';
+import type { ChatMessage } from '@stellar/tokenizer';
 import type { EngineLoadOptions, ModelInfo } from './engine';
 import { EngineError, engineErrorFromJSON, type EngineErrorJSON } from './errors';
 import type { EngineMetrics } from './stats';
 import type { GenerationRequest } from './request';
-import type { FromWorker, ToWorker } from './protocol';
+import type { CallMethod, FromWorker, ToWorker } from './protocol';
 import { RequestHandle } from './stream';
 import { spawnEngineWorker } from './spawn-worker';
 
@@ -50,7 +51,8 @@ export class EngineClient {
   }
 
   metrics(): Promise<EngineMetrics> { return this.call('metrics', []) as Promise<EngineMetrics>; }
-  tokenize(text: string, opts: { addSpecialTokens?: boolean } = {}): Promise<number[]> { return this.call('tokenize', [text, opts]) as Promise<number[]>; }
+  tokenize(text: string | ChatMessage[], opts: { addSpecialTokens?: boolean; addGenerationPrompt?: boolean } = {}): Promise<number[]> { return this.call('tokenize', [text, opts]) as Promise<number[]>; }
+  tokenBytes(ids: number[]): Promise<number[][]> { return this.call('tokenBytes', [ids]) as Promise<number[][]>; }
   detokenize(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): Promise<string> { return this.call('detokenize', [ids, opts]) as Promise<string>; }
 
   /** Cancels what is running, frees the model and ends the worker. */
@@ -63,7 +65,7 @@ export class EngineClient {
     return this.closing;
   }
 
-  private call(method: 'metrics' | 'tokenize' | 'detokenize', args: unknown[]): Promise<unknown> {
+  private call(method: CallMethod, args: unknown[]): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
     const id = ++this.ids;
     return new Promise((resolve, reject) => {

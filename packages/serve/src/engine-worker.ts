@@ -44,7 +44,7 @@ port.on('message', (m: ToWorker) => {
     case 'call': {
       try {
         const [a, b] = m.args as [never, never];
-        const value = m.method === 'metrics' ? engine.metrics() : m.method === 'tokenize' ? engine.tokenize(a, b) : engine.detokenize(a, b);
+        const value = m.method === 'metrics' ? engine.metrics() : m.method === 'tokenize' ? engine.tokenize(a, b) : m.method === 'tokenBytes' ? engine.tokenBytes(a) : engine.detokenize(a, b);
         post({ type: 'reply', id: m.id, value });
       } catch (e) {
         post({ type: 'reply', id: m.id, error: asEngineError(e).toJSON() });

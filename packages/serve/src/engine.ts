@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import { setNumThreads } from '@stellar/tensor';
-import { fromPretrained, loadLoraAdapter, SamplingRng, SequenceSampler, type FinishReason, type StellarForCausalLM } from '@stellar/nn';
-import { loadTokenizer, type Tokenizer } from '@stellar/tokenizer';
+import { fromPretrained, loadLoraAdapter, quantizeModel, SamplingRng, SequenceSampler, type FinishReason, type StellarForCausalLM } from '@stellar/nn';
+import { CHAR_TO_BYTE, loadTokenizer, type ChatMessage, type Tokenizer } from '@stellar/tokenizer';
 import { EngineError, QueueFull, asEngineError } from './errors';
 import { resolveRequest, type GenerationRequest, type RequestLimits } from './request';
 import { BatchScheduler, type BatchRow } from './scheduler';
@@ -41,6 +41,8 @@ export interface EngineLoadOptions extends EngineOptions {
   adapter?: string;
   /** Tokenizer directory, default the model directory (without tokenizer.json only token-id prompts work). */
   tokenizer?: string;
+  /** 'int8': weight-only INT8 Linear layers (per-output-row scales; after the adapter merge). Default: float weights. */
+  quantize?: 'int8';
 }
 
 export interface ModelInfo {
@@ -100,6 +102,10 @@ export class Engine {
         const lora = loadLoraAdapter(model, opts.adapter);
         lora.merge();
         lora.removeLora();
+      }
+      if (opts.quantize !== undefined) {
+        if (opts.quantize !== 'int8') throw new EngineError(`quantize must be 'int8', got ${JSON.stringify(opts.quantize)}`, 'invalid_value', 'quantize');
+        quantizeModel(model, { mode: 'int8' });
       }
       const tokDir = opts.tokenizer ?? opts.model;
       const tokenizer = fs.existsSync(path.join(tokDir, 'tokenizer.json')) ? loadTokenizer(tokDir) : null;
@@ -244,10 +250,33 @@ export class Engine {
     };
   }
 
-  /** Text -> ids with the model's tokenizer. */
-  tokenize(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
-    if (!this.tokenizer) throw new EngineError('this model has no tokenizer', 'invalid_value', 'prompt');
-    return this.tokenizer.encode(text, { addSpecialTokens: opts.addSpecialTokens ?? true });
+  /** Text -> ids with the model's tokenizer; chat messages are rendered with its chat template (plus the generation prompt unless addGenerationPrompt is false). */
+  tokenize(text: string | ChatMessage[], opts: { addSpecialTokens?: boolean; addGenerationPrompt?: boolean } = {}): number[] {
+    if (!this.tokenizer) throw new EngineError('this model has no tokenizer', 'invalid_value', typeof text === 'string' ? 'prompt' : 'messages');
+    if (typeof text === 'string') return this.tokenizer.encode(text, { addSpecialTokens: opts.addSpecialTokens ?? true });
+    try {
+      return this.tokenizer.encodeChat(text, { addGenerationPrompt: opts.addGenerationPrompt ?? true }).ids;
+    } catch (e) { throw new EngineError(`messages: ${(e as Error).message}`, 'invalid_value', 'messages'); }
+  }
+
+  /** Each id's own bytes (what decode joins for it), for log-prob `bytes`: a token may hold part of a character. */
+  tokenBytes(ids: number[]): number[][] {
+    if (!this.tokenizer) throw new EngineError('this model has no tokenizer', 'invalid_value', 'tokens');
+    const tok = this.tokenizer;
+    const added = new Map(tok.addedTokens.map((t) => [t.id, t.content]));
+    const enc = new TextEncoder();
+    return ids.map((id) => {
+      const a = added.get(id);
+      if (a !== undefined) return [...enc.encode(a)];
+      const piece = tok.idToTokenString(id);
+      if (piece === undefined) throw new EngineError(`unknown token id ${id}`, 'invalid_value', 'tokens');
+      const out: number[] = [];
+      for (const ch of piece) {
+        const b = CHAR_TO_BYTE.get(ch.charCodeAt(0));
+        if (b !== undefined && ch.length === 1) out.push(b); else out.push(...enc.encode(ch));
+      }
+      return out;
+    });
   }
 
   /** Ids -> text. */

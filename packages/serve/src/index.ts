@@ -8,3 +8,5 @@ export * from './text-output';
 export * from './scheduler';
 export * from './engine';
 export * from './client';
+export * from './http/server';
+export * from './http/errors';

@@ -4,10 +4,12 @@ import type { EngineErrorJSON } from './errors';
 import type { GenerationRequest } from './request';
 import type { EngineEvent } from './stream';
 
+export type CallMethod = 'metrics' | 'tokenize' | 'detokenize' | 'tokenBytes';
+
 export type ToWorker =
   | { type: 'submit'; id: number; request: GenerationRequest }
   | { type: 'cancel'; id: number }
-  | { type: 'call'; id: number; method: 'metrics' | 'tokenize' | 'detokenize'; args: unknown[] }
+  | { type: 'call'; id: number; method: CallMethod; args: unknown[] }
   | { type: 'close' };
 
 export type FromWorker =
