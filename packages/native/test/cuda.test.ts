@@ -128,7 +128,7 @@ const why = devices > 0 ? '' : ` — skipped: ${compiled ? 'no CUDA device on th
 
 gpu(`CUDA vs CPU conformance${why}`, () => {
   test('host <-> device copies round-trip every dtype', () => {
-    for (const dtype of ['float32', 'bfloat16', 'float16', 'int32', 'int64', 'bool'] as const) {
+    for (const dtype of ['float32', 'bfloat16', 'float16', 'int32', 'int64', 'bool', 'int8'] as const) {
       const c = T.tensor([0, 1, -2, 3, 4.5, 1, 0, 7].map((v) => (dtype === 'bool' ? Number(v !== 0) : v)), { dtype });
       const g = c.to('cuda');
       expect(g.device).toBe('cuda');
@@ -139,10 +139,12 @@ gpu(`CUDA vs CPU conformance${why}`, () => {
 
   test('copy / cast between every pair of dtypes, strided and transposed', () => {
     const vals = [0, 1, -1, 2.5, -3, 100, 1.00390625, 1.0009765625, 65504, -0.5, 3e-5, 7, 1e6, -1e-3, 0.1, 255];
-    const dtypes = ['float32', 'bfloat16', 'float16', 'int32', 'int64', 'bool'] as const;
+    const dtypes = ['float32', 'bfloat16', 'float16', 'int32', 'int64', 'bool', 'int8'] as const;
     for (const from of dtypes) {
       for (const to of dtypes) {
-        const base = T.tensor(vals.map((v) => (from === 'bool' ? Number(v > 0) : from.startsWith('int') ? Math.trunc(v) : v)), { dtype: from, shape: [4, 4] });
+        // int8 sources hold the values clamped to their range; casts into int8 see the out-of-range ones (saturation)
+        const base = T.tensor(vals.map((v) => (from === 'bool' ? Number(v > 0) : from === 'int8' ? Math.max(-128, Math.min(127, Math.trunc(v)))
+          : from.startsWith('int') ? Math.trunc(v) : v)), { dtype: from, shape: [4, 4] });
         conform([base], (x) => T.cast(T.transpose(x), to), { grad: false, atol: 0, rtol: 0 });
         conform([base], (x) => T.contiguous(T.slice(x, 1, 0, 4, 2)), { grad: false, atol: 0, rtol: 0 });
         base.dispose();
@@ -151,7 +153,7 @@ gpu(`CUDA vs CPU conformance${why}`, () => {
   });
 
   test('full / fill / arange / concat for each dtype', () => {
-    for (const dtype of ['float32', 'bfloat16', 'float16', 'int32', 'int64', 'bool'] as const) {
+    for (const dtype of ['float32', 'bfloat16', 'float16', 'int32', 'int64', 'bool', 'int8'] as const) {
       T.tidy(() => {
         expectClose(T.full([3, 5], 2.5, { dtype, device: 'cuda' }), T.full([3, 5], 2.5, { dtype }), 0, 0);
         expectClose(T.arange(-3, 9, 2, { dtype, device: 'cuda' }), T.arange(-3, 9, 2, { dtype }), 0, 0);

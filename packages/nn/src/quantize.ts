@@ -1,7 +1,7 @@
 // Weight-only INT8 quantization of a model for inference: every Linear (LoRA merged first) computes
 // x @ (scale * q)^T through @stellar/tensor's matmulW8 instead of its float32 weight. Parameter names
 // and the float32 weights stay as they were (savePretrained writes the float weights, not int8).
-import { dispose, quantizeInt8, noGrad } from '@stellar/tensor';
+import { dispose, quantizeInt8, noGrad, DTYPE_SIZE } from '@stellar/tensor';
 import { Module } from './module';
 import { Linear } from './layers/linear';
 
@@ -47,7 +47,7 @@ export function quantizeModel(model: Module, opts: QuantizeOptions): QuantizeRep
     l.setInt8(w);
     report.quantized.push(path);
     report.floatBytes += l.weight.data.size * 4;
-    report.int8Bytes += w.q.size + w.scale.size * 4;
+    report.int8Bytes += w.q.size * DTYPE_SIZE[w.q.dtype] + w.scale.size * DTYPE_SIZE[w.scale.dtype];
   }
   return report;
 }

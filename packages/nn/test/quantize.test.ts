@@ -65,6 +65,13 @@ test('exclude by path and RegExp; errors for a second quantization, unknown mode
   const l = [...model.namedModules()].find(([n]) => n === 'model.layers.0.self_attn.q_proj')![1] as Linear;
   expect(() => applyLora(model, { r: 2, targetModules: ['q_proj'] })).toThrow(/no adapter/);
   expect(l.int8).not.toBeNull();
+  expect([l.int8!.q.dtype, l.int8!.q.shape]).toEqual(['int8', [l.outFeatures, l.inFeatures]]);
+  // the report counts one byte per int8 value plus a float32 scale per row
+  const want = r.quantized.reduce((s, p) => {
+    const m = [...model.namedModules()].find(([n]) => n === p)![1] as Linear;
+    return s + m.outFeatures * m.inFeatures + 4 * m.outFeatures;
+  }, 0);
+  expect(r.int8Bytes).toBe(want);
   dequantizeModel(model);
   expect(() => dequantizeModel(model)).toThrow(/no int8 layers/);
   expect(() => quantizeModel(model, { mode: 'int4' as 'int8' })).toThrow(/unsupported mode/);

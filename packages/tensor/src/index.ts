@@ -13,3 +13,4 @@ export * from './random';
 export { memStats, numThreads, setNumThreads, cpuFeatures, buildInfo, cudaDeviceCount, CudaNotCompiled, CudaUnavailable } from '@stellar/native';
 export * from './safetensors';
 export { autocast, autocastDtype, type AutocastDtype } from './autocast';
+export { isInt } from './dtype';

@@ -69,6 +69,7 @@ export class Tensor {
     } else {
       host = hostArray(dtype, n);
       if (host instanceof BigInt64Array) for (let i = 0; i < n; i++) host[i] = BigInt(Math.trunc(Number((data as ArrayLike<number>)[i])));
+      else if (host instanceof Int8Array) fillInt8(host, data as ArrayLike<number>);
       else (host as Float32Array).set(data as ArrayLike<number>);
     }
     if (n > 0) native.write(t.storage.handle, 0, host);
@@ -244,6 +245,16 @@ function isHostArrayOf(data: unknown, dtype: DType): boolean {
     case 'int32': return data instanceof Int32Array;
     case 'int64': return data instanceof BigInt64Array;
     case 'bool': return data instanceof Uint8Array;
+    case 'int8': return data instanceof Int8Array;
+  }
+}
+
+// Int8Array.set would wrap 200 to -56 without a word; an out-of-range value is a caller bug here.
+function fillInt8(host: Int8Array, data: ArrayLike<number>): void {
+  for (let i = 0; i < host.length; i++) {
+    const v = Math.trunc(Number(data[i]));
+    if (!(v >= -128 && v <= 127)) throw new RangeError(`fromArray: ${data[i]} at index ${i} does not fit int8 [-128, 127]`);
+    host[i] = v;
   }
 }
 

@@ -33,7 +33,7 @@ describe('quantizeInt8', () => {
       const w = rand([7, 45], r, 3);
       const { q, scale } = T.quantizeInt8(w);
       expect(q.shape).toEqual([7, 45]);
-      expect(q.dtype).toBe('bool');
+      expect(q.dtype).toBe('int8');
       expect(scale.shape).toEqual([7]);
       const qv = T.int8Values(q), s = scale.toFloat64(), wv = w.toFloat64();
       for (let n = 0; n < 7; n++) {
@@ -112,7 +112,16 @@ describe('matmulW8', () => {
       const y = T.noGrad(() => T.matmulW8(x, wq));
       expect(y.requiresGrad).toBe(false);
       expect(() => T.matmulW8(rand([2, 9], r), wq)).toThrow(/in-features 8/);
-      expect(() => T.matmulW8(x.detach(), { q: T.zeros([4, 8]), scale: wq.scale })).toThrow(/int8 bytes/);
+      expect(() => T.matmulW8(x.detach(), { q: T.zeros([4, 8]), scale: wq.scale })).toThrow(/q must be the \(out, in\) int8 tensor.*got float32/);
+      // the old uint8-storage form is refused too: a 'bool' tensor is not int8
+      expect(() => T.matmulW8(x.detach(), { q: T.zeros([4, 8], { dtype: 'bool' }), scale: wq.scale })).toThrow(/got bool/);
+      // a hand-built int8 weight works like a quantized one
+      const q = T.tensor(Int8Array.from({ length: 32 }, (_, i) => (i % 2 ? -1 : 1) * i), { dtype: 'int8', shape: [4, 8] });
+      const ones = T.ones([1, 8]);
+      const got = Array.from(T.matmulW8(ones, { q, scale: T.full([4], 0.5) }).toFloat64());
+      const want = [0, 1, 2, 3].map((n) => 0.5 * Array.from({ length: 8 }, (_, k) => n * 8 + k).reduce((s, v) => s + (v % 2 ? -v : v), 0));
+      expect(got).toEqual(want);
+      expect(() => T.int8Values(T.zeros([2], { dtype: 'bool' }))).toThrow(/int8/);
     });
   });
 });

@@ -18,7 +18,7 @@ function bits(t: Tensor): number[] | bigint[] {
   const d = t.data();
   if (d instanceof Float32Array) return Array.from(new Uint32Array(d.buffer, d.byteOffset, d.length));
   if (d instanceof BigInt64Array) return Array.from(d);
-  return Array.from(d as Uint16Array | Int32Array | Uint8Array);
+  return Array.from(d as Uint16Array | Int32Array | Uint8Array | Int8Array);
 }
 
 /** Builds a file from header text (padded with spaces to 8 bytes like the reference) and data. */
@@ -55,12 +55,13 @@ function sampleTensors(): Record<string, Tensor> {
     'i32': Tensor.fromArray(new Int32Array([-2147483648, 2147483647, 0]), [1, 3, 1], { dtype: 'int32' }),
     'bool': Tensor.fromArray(new Uint8Array([1, 0, 1]), [3], { dtype: 'bool' }),
     'bool.empty': Tensor.fromArray(new Uint8Array([]), [2, 0], { dtype: 'bool' }),
+    'i8': Tensor.fromArray(new Int8Array([-128, 127, -1, 0, 1, -3, 42]), [7], { dtype: 'int8' }),
     'ünï/cödé name': Tensor.fromArray([1, 2], [2]),
   };
 }
 
-const FILE_DTYPE: Record<DType, string> = { float32: 'F32', bfloat16: 'BF16', float16: 'F16', int64: 'I64', int32: 'I32', bool: 'BOOL' };
-const SIZE: Record<DType, number> = { float32: 4, bfloat16: 2, float16: 2, int64: 8, int32: 4, bool: 1 };
+const FILE_DTYPE: Record<DType, string> = { float32: 'F32', bfloat16: 'BF16', float16: 'F16', int64: 'I64', int32: 'I32', bool: 'BOOL', int8: 'I8' };
+const SIZE: Record<DType, number> = { float32: 4, bfloat16: 2, float16: 2, int64: 8, int32: 4, bool: 1, int8: 1 };
 
 describe('round trip', () => {
   test('every dtype, scalars, zero-size tensors and metadata (bytes and file)', () => {
@@ -244,7 +245,7 @@ describe('interop with Python safetensors + torch', () => {
   // Written by tools/fixtures/make_safetensors.py; expected values are raw bit patterns from torch.
   const expected = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'torch_dtypes.json'), 'utf8'));
   const file = path.join(FIXTURES, 'torch_dtypes.safetensors');
-  const ourDtype: Record<string, DType> = { float32: 'float32', bfloat16: 'bfloat16', float16: 'float16', float64: 'float32', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'bool' };
+  const ourDtype: Record<string, DType> = { float32: 'float32', bfloat16: 'bfloat16', float16: 'float16', float64: 'float32', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'bool', int8: 'int8' };
 
   test('the header lists every tensor with its torch dtype and shape', () => {
     const h = readSafetensorsHeader(file);
@@ -284,6 +285,35 @@ describe('interop with Python safetensors + torch', () => {
         expect(got.map((v) => Number(v))).toEqual(e.values);
       }
     }
+    disposeAll(tensors);
+  });
+});
+
+describe('int8 interop with Python safetensors + torch', () => {
+  // torch_int8_mixed.safetensors: written by tools/fixtures/make_safetensors.py (int8_mixed()) with save_file.
+  const file = path.join(FIXTURES, 'torch_int8_mixed.safetensors');
+  const mixed = (): Map<string, Tensor> => new Map([
+    ['w.q', Tensor.fromArray(new Int8Array([-128, 127, -1, 0, 1, -3]), [2, 3], { dtype: 'int8' })],
+    ['w.scale', Tensor.fromArray([0.5, 0.25], [2])],
+    ['mask', Tensor.fromArray(new Uint8Array([1, 0]), [2], { dtype: 'bool' })],
+    ['a.q', Tensor.fromArray(new Int8Array([5]), [1], { dtype: 'int8' })],
+  ]);
+
+  test('our writer reproduces the torch-written file byte for byte (I8 next to F32 and BOOL)', () => {
+    const src = mixed();
+    const bytes = serializeSafetensors(src, { format: 'pt' });
+    expect(Buffer.compare(Buffer.from(bytes), fs.readFileSync(file))).toBe(0);
+    const out = path.join(dir, 'int8-mixed.safetensors');
+    saveSafetensors(out, src, { format: 'pt' });
+    expect(Buffer.compare(fs.readFileSync(out), fs.readFileSync(file))).toBe(0);
+    disposeAll(src);
+  });
+
+  test('the torch-written int8 tensors load as int8 with their values', () => {
+    const { tensors } = loadSafetensors(file);
+    const q = tensors.get('w.q')!;
+    expect([q.dtype, q.shape, Array.from(q.data() as Int8Array)]).toEqual(['int8', [2, 3], [-128, 127, -1, 0, 1, -3]]);
+    expect(Array.from(tensors.get('a.q')!.data() as Int8Array)).toEqual([5]);
     disposeAll(tensors);
   });
 });
@@ -375,12 +405,12 @@ describe('corrupted and hostile files are refused', () => {
   });
 
   test('a dtype the format allows but Stellar cannot load is listed, then refused by name', () => {
-    const bytes = rawFile(JSON.stringify({ ok: ent('F32', [1], [0, 4]), q: ent('I8', [4], [4, 8]) }), 8);
-    const file = path.join(dir, 'i8.safetensors');
+    const bytes = rawFile(JSON.stringify({ ok: ent('F32', [1], [0, 4]), q: ent('U16', [2], [4, 8]) }), 8);
+    const file = path.join(dir, 'u16.safetensors');
     fs.writeFileSync(file, bytes);
-    expect(readSafetensorsHeader(file).entries.get('q')).toMatchObject({ fileDtype: 'I8', dtype: null });
+    expect(readSafetensorsHeader(file).entries.get('q')).toMatchObject({ fileDtype: 'U16', dtype: null });
     const before = memStats().liveBytes;
-    expect(() => loadSafetensors(file)).toThrow(/tensor "q": dtype I8 cannot be loaded/);
+    expect(() => loadSafetensors(file)).toThrow(/tensor "q": dtype U16 cannot be loaded/);
     expect(memStats().liveBytes).toBe(before);
     const { tensors } = loadSafetensors(file, { names: ['ok'] });
     expect(tensors.size).toBe(1);

@@ -8,6 +8,7 @@ const char* dtype_name(DType d) {
   switch (d) {
     case DType::F32: return "float32"; case DType::BF16: return "bfloat16"; case DType::F16: return "float16";
     case DType::I32: return "int32"; case DType::I64: return "int64"; case DType::U8: return "bool";
+    case DType::I8: return "int8";
   }
   return "?";
 }
@@ -16,7 +17,7 @@ TDesc ArgReader::t() {
   TDesc t;
   int64_t h = i();
   int64_t dt = i();
-  if (dt < 0 || dt > 5) throw Error("bad dtype code " + std::to_string(dt));
+  if (dt < 0 || dt > kMaxDTypeCode) throw Error("bad dtype code " + std::to_string(dt));
   t.dtype = static_cast<DType>(dt);
   int64_t offset = i();
   t.ndim = static_cast<int>(i());

@@ -7,7 +7,9 @@
 
 namespace stellar {
 
-enum class DType : int { F32 = 0, BF16 = 1, F16 = 2, I32 = 3, I64 = 4, U8 = 5 };
+// U8 is the storage of 'bool' (0/1); I8 is signed two's-complement int8 (quantized weights).
+enum class DType : int { F32 = 0, BF16 = 1, F16 = 2, I32 = 3, I64 = 4, U8 = 5, I8 = 6 };
+constexpr int kMaxDTypeCode = 6;
 enum class Device : int { CPU = 0, CUDA = 1 };
 
 inline size_t dtype_size(DType d) {
@@ -15,7 +17,7 @@ inline size_t dtype_size(DType d) {
     case DType::F32: case DType::I32: return 4;
     case DType::BF16: case DType::F16: return 2;
     case DType::I64: return 8;
-    case DType::U8: return 1;
+    case DType::U8: case DType::I8: return 1;
   }
   return 0;
 }

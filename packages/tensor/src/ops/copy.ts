@@ -31,7 +31,10 @@ export function contiguous(x: Tensor): Tensor {
   return x.isContiguous ? x.view(x.shape) : contiguousCopy(x);
 }
 
-/** Converts dtype (f32 <-> bf16 <-> f16, ints, bool); differentiable between float types. */
+/**
+ * Converts dtype (f32 <-> bf16 <-> f16, ints, bool, int8); differentiable between float types.
+ * To int8: truncation toward zero (as PyTorch), saturating outside [-128, 127] (PyTorch wraps), NaN -> 0.
+ */
 export function cast(x: Tensor, dtype: DType): Tensor {
   return x.dtype === dtype ? x.view(x.shape) : run1(copyOp, [x], { dtype });
 }

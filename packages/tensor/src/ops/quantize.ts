@@ -7,11 +7,7 @@ import { isGradEnabled } from '../autograd';
 import { numel } from '../shape';
 import { contiguous } from './copy';
 
-/**
- * A weight W (N, K) as int8 values q (N, K) and one float32 scale per row (N): W[n, k] ~= scale[n] * q[n, k].
- * The tensor layer has no int8 dtype, so `q` is a 'bool' (uint8 storage) tensor whose bytes are
- * two's-complement int8; read the values with `int8Values(q)`.
- */
+/** A weight W (N, K) as an int8 tensor q (N, K) and one float32 scale per row (N): W[n, k] ~= scale[n] * q[n, k]. */
 export interface Int8Weight { q: Tensor; scale: Tensor }
 
 /** Symmetric per-row quantization: scale = max|W[n, :]| / 127, q = round(W / scale) in [-127, 127]. */
@@ -20,7 +16,7 @@ export function quantizeInt8(w: Tensor): Int8Weight {
   if (w.dtype !== 'float32' && w.dtype !== 'bfloat16' && w.dtype !== 'float16') throw new Error(`quantizeInt8: expected a float weight, got ${w.dtype}`);
   const [N, K] = w.shape;
   const v = w.toFloat64();
-  const q = new Uint8Array(N * K);
+  const q = new Int8Array(N * K);
   const scale = new Float32Array(N);
   for (let n = 0; n < N; n++) {
     let amax = 0;
@@ -32,22 +28,19 @@ export function quantizeInt8(w: Tensor): Int8Weight {
     for (let k = 0; k < K; k++) {
       const x = v[n * K + k] / s;
       const r = Math.min(127, Math.max(-127, Math.sign(x) * Math.round(Math.abs(x))));   // half away from zero
-      q[n * K + k] = r & 0xff;
+      q[n * K + k] = r;
     }
   }
   return {
-    q: Tensor.fromArray(q, [N, K], { dtype: 'bool', device: w.device }),
+    q: Tensor.fromArray(q, [N, K], { dtype: 'int8', device: w.device }),
     scale: Tensor.fromArray(scale, [N], { device: w.device }),
   };
 }
 
-/** The int8 values of a quantized weight's `q` (its uint8 bytes read as two's complement). */
+/** The values of an int8 tensor in row-major order (`q.data()` typed as what it is). */
 export function int8Values(q: Tensor): Int8Array {
-  const c = contiguous(q);
-  try {
-    const bytes = c.data() as Uint8Array;
-    return new Int8Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  } finally { c.dispose(); }
+  if (q.dtype !== 'int8') throw new Error(`int8Values: expected an int8 tensor, got ${q.dtype}`);
+  return q.data() as Int8Array;
 }
 
 /** The float32 weight scale[n] * q[n, k] (N, K): for checks and for paths without an int8 kernel. */
@@ -63,7 +56,7 @@ const matmulW8Op = defineOp<Record<string, never>>({
   name: 'matmul_w8',
   outputs([x, q, scale]) {
     if (x.dtype !== 'float32') throw new Error(`matmulW8: activations must be float32, got ${x.dtype}`);
-    if (q.dtype !== 'bool' || q.ndim !== 2) throw new Error('matmulW8: q must be the (out, in) int8 bytes from quantizeInt8');
+    if (q.dtype !== 'int8' || q.ndim !== 2) throw new Error(`matmulW8: q must be the (out, in) int8 tensor from quantizeInt8, got ${q.dtype} [${q.shape.join(', ')}]`);
     if (scale.dtype !== 'float32' || scale.ndim !== 1 || scale.shape[0] !== q.shape[0]) throw new Error('matmulW8: scale must be float32 (out)');
     if (x.ndim < 1 || x.shape[x.ndim - 1] !== q.shape[1]) {
       throw new Error(`matmulW8: x [${x.shape.join(', ')}] does not end in the weight's in-features ${q.shape[1]}`);

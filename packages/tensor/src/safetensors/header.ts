@@ -22,12 +22,12 @@ export const FILE_DTYPE_SIZE: ReadonlyMap<string, number> = new Map([
 const SUB_BYTE_DTYPES = new Set(['F4', 'F6_E2M3', 'F6_E3M2']);
 
 /**
- * What each file dtype loads as. U8 and BOOL both become `bool` (a byte per element, raw values
- * kept); F64 is converted to float32 on load because Stellar has no float64 tensors.
+ * What each file dtype loads as. I8 loads as `int8`; U8 and BOOL both become `bool` (a byte per
+ * element, raw values kept); F64 is converted to float32 on load because Stellar has no float64 tensors.
  */
 export const LOAD_DTYPE: ReadonlyMap<string, DType> = new Map<string, DType>([
   ['F32', 'float32'], ['BF16', 'bfloat16'], ['F16', 'float16'], ['I64', 'int64'], ['I32', 'int32'],
-  ['U8', 'bool'], ['BOOL', 'bool'], ['F64', 'float32'],
+  ['I8', 'int8'], ['U8', 'bool'], ['BOOL', 'bool'], ['F64', 'float32'],
 ]);
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -43,7 +43,7 @@ export interface SafetensorsEntry {
   name: string;
   /** The dtype as written in the file: 'F32', 'BF16', 'I64', ... */
   fileDtype: string;
-  /** The dtype it loads as, or null when Stellar cannot load this file dtype (e.g. 'I8'). */
+  /** The dtype it loads as, or null when Stellar cannot load this file dtype (e.g. 'U16'). */
   dtype: DType | null;
   shape: number[];
   /** [begin, end) in bytes, relative to the start of the data buffer. */

@@ -36,9 +36,9 @@ const CHUNK = 16 << 20;
  * each tensor is then read with `fs.readSync` in chunks of at most 16 MiB directly into its
  * native buffer, so peak extra memory is one chunk, not the file.
  *
- * dtypes: F32, BF16, F16, I64, I32 load as such; U8 and BOOL load as `bool` (raw bytes kept);
+ * dtypes: F32, BF16, F16, I64, I32, I8 load as such; U8 and BOOL load as `bool` (raw bytes kept);
  * F64 is converted to float32 (rounded to nearest) since Stellar has no float64 tensors. Other
- * dtypes the format allows (I8, U16, F8_*, ...) raise a {@link SafetensorsError} naming the tensor.
+ * dtypes the format allows (U16, I16, F8_*, ...) raise a {@link SafetensorsError} naming the tensor.
  * The host is assumed little-endian, like the file (true on x86-64 and arm64).
  *
  * @throws SafetensorsError for any malformed or truncated file or invalid option.
@@ -68,7 +68,7 @@ function loadFrom(src: ByteSource, header: SafetensorsHeader, opts: LoadSafetens
   // Refuse unloadable dtypes before allocating anything.
   for (const e of selected) {
     if (e.dtype === null) {
-      throw new SafetensorsError(src.label, `dtype ${e.fileDtype} cannot be loaded by Stellar (supported: F32, BF16, F16, F64 as float32, I64, I32, U8/BOOL as bool)`, e.name);
+      throw new SafetensorsError(src.label, `dtype ${e.fileDtype} cannot be loaded by Stellar (supported: F32, BF16, F16, F64 as float32, I64, I32, I8, U8/BOOL as bool)`, e.name);
     }
   }
   const maxBytes = selected.reduce((m, e) => Math.max(m, e.dataOffsets[1] - e.dataOffsets[0]), 0);

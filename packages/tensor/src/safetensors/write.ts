@@ -14,7 +14,7 @@ import { FILE_DTYPE_SIZE, assertLittleEndian } from './header';
 /** Tensors to save, by name. */
 export type NamedTensors = Record<string, Tensor> | Map<string, Tensor>;
 
-const FILE_DTYPE: Record<DType, string> = { float32: 'F32', bfloat16: 'BF16', float16: 'F16', int64: 'I64', int32: 'I32', bool: 'BOOL' };
+const FILE_DTYPE: Record<DType, string> = { float32: 'F32', bfloat16: 'BF16', float16: 'F16', int64: 'I64', int32: 'I32', bool: 'BOOL', int8: 'I8' };
 // The reference orders tensors by its dtype enum (descending) before names; FILE_DTYPE_SIZE lists
 // that enum order, so every tensor starts at a multiple of its element size.
 const DTYPE_RANK = new Map([...FILE_DTYPE_SIZE.keys()].map((d, i) => [d, i]));
@@ -29,7 +29,7 @@ interface Layout { prefix: Uint8Array; items: Item[]; total: number }
  * Layout: tensors ordered like the reference implementation (by dtype, widest first, then by name
  * in UTF-8 byte order — plain sorted-name order when all tensors share a dtype), packed without
  * gaps; the header is padded with spaces so the data buffer starts 8-byte aligned. Non-contiguous
- * tensors are copied to contiguous form first. `bool` tensors are written as BOOL.
+ * tensors are copied to contiguous form first. `bool` tensors are written as BOOL, `int8` as I8.
  * The result must fit in one Uint8Array; use {@link saveSafetensors} for large models.
  */
 export function serializeSafetensors(tensors: NamedTensors, metadata?: Record<string, string>): Uint8Array {

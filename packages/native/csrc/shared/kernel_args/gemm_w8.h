@@ -8,7 +8,7 @@
 
 namespace stellar {
 
-// Wq arrives as a uint8 tensor holding two's-complement int8 (the tensor layer has no int8 dtype).
+// Wq is an int8 tensor; kernels may read its bytes as uint8 and reinterpret them here.
 STELLAR_HD float w8_value(uint8_t byte) { return static_cast<float>(static_cast<int8_t>(byte)); }
 // The row's dot product sum_k a[k] * q[k] is scaled once: scale * sum equals sum of a * (scale * q)
 // up to rounding, and keeps the inner loop on integers converted to float.
@@ -19,7 +19,7 @@ struct GemmW8Args {
   int64_t M, N, K;
 };
 
-// args: A (M, K) float32 (unit last stride), Wq (N, K) uint8/int8 bytes (unit last stride),
+// args: A (M, K) float32 (unit last stride), Wq (N, K) int8 (unit last stride),
 //       scale (N) float32 contiguous, C (M, N) float32 (unit last stride)
 inline GemmW8Args read_gemm_w8_args(ArgReader& a, Device dev) {
   GemmW8Args g;
@@ -31,7 +31,7 @@ inline GemmW8Args read_gemm_w8_args(ArgReader& a, Device dev) {
   STELLAR_CHECK(W.shape[1] == g.K, "gemm_w8: A and Wq disagree on K");
   STELLAR_CHECK(S.shape[0] == g.N && C.shape[0] == g.M && C.shape[1] == g.N, "gemm_w8: shape mismatch");
   STELLAR_CHECK(A.dtype == DType::F32 && C.dtype == DType::F32 && S.dtype == DType::F32, "gemm_w8: A, scale and C must be float32");
-  STELLAR_CHECK(W.dtype == DType::U8, "gemm_w8: Wq must hold int8 bytes (uint8 storage)");
+  STELLAR_CHECK(W.dtype == DType::I8, std::string("gemm_w8: Wq must be int8, got ") + dtype_name(W.dtype));
   STELLAR_CHECK((A.strides[1] == 1 || g.K <= 1) && (W.strides[1] == 1 || g.K <= 1) && (C.strides[1] == 1 || g.N <= 1),
                 "gemm_w8: A, Wq and C need a unit stride in their last dim");
   STELLAR_CHECK(S.strides[0] == 1 || g.N <= 1, "gemm_w8: scale must be contiguous");
