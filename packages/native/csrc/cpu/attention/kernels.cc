@@ -30,11 +30,19 @@ int lanes() {
   return n;
 }
 
+constexpr double kInlineFlops = 1 << 20;
+
 // Runs task(i) for i in [0, n) on the pool, handing tasks out one at a time: uneven (causal) tasks and
 // a core shared with other processes still balance. Each task writes only its own outputs, so the
 // results do not depend on which thread ran what.
+// With `flops` (an estimate of the whole call's work) below ~1 MFLOP the tasks run on the caller: a
+// decode step's attention is a few µs of work, less than waking the pool's threads costs.
 template <class F>
-void run_tasks(int64_t n, F task) {
+void run_tasks(int64_t n, F task, double flops = 1e300) {
+  if (flops < kInlineFlops || num_threads() <= 1) {
+    for (int64_t i = 0; i < n; ++i) task(i);
+    return;
+  }
   std::atomic<int64_t> next{0};
   parallel_for(std::min<int64_t>(n, num_threads()), 1, [&](int64_t, int64_t) {
     for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) task(i);
@@ -43,8 +51,9 @@ void run_tasks(int64_t n, F task) {
 
 template <int L>
 void forward(const Attn& a, float* o, float* lse) {
-  if (decode_fits<L>(a)) run_tasks(a.B * a.Hq * a.T, [&](int64_t i) { fwd_row_task<L>(a, o, lse, i); });
-  else run_tasks(a.B * a.Hq * a.nqt, [&](int64_t i) { fwd_task<L>(a, o, lse, i); });
+  const double flops = 4.0 * a.B * a.Hq * a.T * a.S * a.D;   // QK^T and PV, before causal/segment skipping
+  if (decode_fits<L>(a)) run_tasks(a.B * a.Hq * a.T, [&](int64_t i) { fwd_row_task<L>(a, o, lse, i); }, flops);
+  else run_tasks(a.B * a.Hq * a.nqt, [&](int64_t i) { fwd_task<L>(a, o, lse, i); }, flops);
 }
 
 template <int L>
