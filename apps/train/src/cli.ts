@@ -1,5 +1,5 @@
 // stellar-train: `stellar-train <stage> [group=option] [key=value ...]` runs a stage from configs/
-// (pipeline, tokenizer, pretrain, sft, lora, distill); --help lists stages, groups and keys; --cfg
+// (pipeline, tokenizer, pretrain, sft, lora, distill, reward, dpo, ppo, grpo); --help lists stages, groups and keys; --cfg
 // prints the resolved config without running. Started by `mpirun -np N`, the training stages run
 // data-parallel: rank 0 prints and writes files, the other ranks print only their own errors.
 import fs from 'node:fs';
@@ -11,17 +11,25 @@ import { trainTokenizerStage } from './stages/tokenizer';
 import { pretrainStage } from './stages/pretrain';
 import { sftStage } from './stages/sft';
 import { distillStage } from './stages/distill';
+import { rewardStage } from './stages/reward';
+import { dpoStage } from './stages/dpo';
+import { ppoStage } from './stages/ppo';
+import { grpoStage } from './stages/grpo';
 import type { StageContext } from './stages/common';
 import { MainRankFailed, SINGLE_PROCESS, skipFinalizeAtExit, type DistributedContext } from '@stellar/train';
 import { checkGlobalBatches, launcherRank, startDistributed } from './distributed';
 
 const STAGES: Record<string, string> = {
-  pipeline: 'tokenizer -> pretrain -> SFT on the built-in data, then an evaluation table (the default job)',
+  pipeline: 'tokenizer -> pretrain -> SFT -> RLHF (rlhf=grpo|ppo|dpo|none) on the built-in data, then an evaluation table (the default job)',
   tokenizer: 'train a byte-level BPE tokenizer on the pretraining text',
   pretrain: 'pretrain a model on token shards of the pretraining text',
   sft: 'supervised fine-tuning on conversations (loss on assistant tokens), from init=<model dir>',
   lora: 'SFT with LoRA adapters on a frozen base, from init=<model dir>',
   distill: 'train a student on distill.teacher=<model dir> soft targets',
+  reward: 'reward model (Bradley-Terry) on preference pairs, from init=<SFT model dir>',
+  dpo: 'DPO / IPO / conservative DPO on preference pairs, from init=<SFT model dir>',
+  ppo: 'RLHF-PPO with a value head, rule or reward-model rewards, from init=<SFT model dir>',
+  grpo: 'GRPO: N samples per prompt, group-relative advantages, from init=<SFT model dir>',
 };
 
 /** configs/ of the repository (two levels above dist/ or src/), or STELLAR_CONFIGS. */
@@ -61,6 +69,12 @@ export function helpText(configDir: string): string {
   ].join('\n');
 }
 
+/** pipeline rlhf=X without an rl_train=... swap trains the RLHF stage with configs/train/X.yaml. */
+function pipelineSwaps(stage: string, rest: string[]): string[] {
+  const m = stage === 'pipeline' ? rest.map((a) => /^rlhf=(ppo|dpo|grpo)$/.exec(a)).filter(Boolean).pop() : null;
+  return m && !rest.some((a) => a.startsWith('rl_train=')) ? [`rl_train=${m[1]}`, ...rest] : rest;
+}
+
 /** Set when this rank failed on its own under MPI: it must exit at once (see the bottom of this file). */
 let failedAlone = false;
 
@@ -80,18 +94,22 @@ export async function main(argv: string[], io: { out?: (s: string) => void; err?
     if (unknownFlag) { err(`unknown option ${unknownFlag} (options: --help, --cfg)`); return 2; }
     const [stage, ...rest] = argv.filter((a) => !a.startsWith('--'));
     if (!(stage in STAGES)) { err(`unknown stage "${stage}"; stages: ${Object.keys(STAGES).join(', ')}`); return 2; }
-    const composed = compose({ configDir, experiment: stage, overrides: rest });
+    const composed = compose({ configDir, experiment: stage, overrides: pipelineSwaps(stage, rest) });
     const cfg = validateConfig(schema as never, { ...composed.config, stage }) as RunConfig;
     if (flags.includes('--cfg')) { out(toYaml(cfg).trimEnd()); return 0; }
     dist = startDistributed();
     checkGlobalBatches(cfg, dist);
     const ctx: StageContext = { cfg, composed, say: quiet ? () => {} : err, dist };
     switch (cfg.stage) {
-      case 'pipeline': { const r = await pipelineStage(ctx); out(r.report); break; }
+      case 'pipeline': { const r = await pipelineStage(ctx); if (r.stopped) return 130; out(r.report); break; }
       case 'tokenizer': await trainTokenizerStage(ctx); break;
       case 'pretrain': { const r = await pretrainStage(ctx); if (!r.final) return 130; out(`final model: ${r.final}`); break; }
       case 'sft': case 'lora': { const r = await sftStage(ctx, cfg.stage); if (!r.final && r.stoppedBy === 'signal') return 130; out(`final model: ${r.final ?? '(adapter only) ' + path.join(r.dir, 'adapter')}`); break; }
       case 'distill': { const r = await distillStage(ctx); if (!r.final) return 130; out(`final model: ${r.final}`); break; }
+      case 'reward': { const r = await rewardStage(ctx); if (!r.final) return 130; out(`final model: ${r.final}`); break; }
+      case 'dpo': { const r = await dpoStage(ctx); if (!r.final) return 130; out(`final model: ${r.final}`); break; }
+      case 'ppo': { const r = await ppoStage(ctx); if (!r.final) return 130; out(`final model: ${r.final}`); break; }
+      case 'grpo': { const r = await grpoStage(ctx); if (!r.final) return 130; out(`final model: ${r.final}`); break; }
     }
     return 0;
   } catch (e) {

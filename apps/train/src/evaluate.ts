@@ -2,7 +2,7 @@
 // scored by the tasks' rule-based checker, with a few sample answers to show.
 import { StellarForCausalLM, generate } from '@stellar/nn';
 import type { Tokenizer } from '@stellar/tokenizer';
-import { builtinPrompts, isCorrect, type TaskName } from '@stellar/data';
+import { builtinPrompts, isCorrect, type PromptSample, type TaskName } from '@stellar/data';
 
 export interface TaskEval {
   accuracy: number;
@@ -10,11 +10,15 @@ export interface TaskEval {
   samples: { prompt: string; answer: string; reference: string; correct: boolean }[];
 }
 
-export function evaluateTasks(model: StellarForCausalLM, tok: Tokenizer, opts: { samples: number; maxNewTokens: number; seed?: number; perTask?: number }): TaskEval {
+/** A fixed, task-balanced selection of held-out task prompts: every k-th one. */
+export function heldOutPrompts(opts: { samples: number; seed?: number; perTask?: number }): PromptSample[] {
   const { test } = builtinPrompts({ seed: opts.seed ?? 0, perTask: opts.perTask ?? 600 });
-  // a fixed, task-balanced selection: every k-th held-out prompt
   const step = Math.max(1, Math.floor(test.length / Math.max(1, opts.samples)));
-  const chosen = test.filter((_, i) => i % step === 0).slice(0, opts.samples);
+  return test.filter((_, i) => i % step === 0).slice(0, opts.samples);
+}
+
+export function evaluateTasks(model: StellarForCausalLM, tok: Tokenizer, opts: { samples: number; maxNewTokens: number; seed?: number; perTask?: number }): TaskEval {
+  const chosen = heldOutPrompts(opts);
   const eos = tok.vocab.get('<|im_end|>') ?? (tok.eosToken ? tok.vocab.get(tok.eosToken) : undefined);
   const byTask: TaskEval['byTask'] = {};
   const samples: TaskEval['samples'] = [];

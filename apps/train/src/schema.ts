@@ -1,5 +1,5 @@
-// The schema of every stellar-train run: what each config group (model, data, train, lora, distill)
-// may hold, with types, defaults and one line of documentation per key (shown by --help).
+// The schema of every stellar-train run: what each config group (model, data, train, lora, distill,
+// reward, dpo, rollout, ppo, grpo) may hold, with types, defaults and one line of documentation per key (shown by --help).
 const int = (d: number, doc: string) => ({ format: 'nat', default: d, doc });
 const pint = (d: number, doc: string) => ({ format: 'positive-int', default: d, doc });
 const pnum = (d: number, doc: string) => ({ format: 'positive-number', default: d, doc });
@@ -39,7 +39,8 @@ function trainGroup(d: { steps: number; lr: number; seq_len: number; warmup_step
 }
 
 export const schema = {
-  stage: { format: ['pipeline', 'tokenizer', 'pretrain', 'sft', 'lora', 'distill'], default: 'pretrain', doc: 'what to run' },
+  stage: { format: ['pipeline', 'tokenizer', 'pretrain', 'sft', 'lora', 'distill', 'reward', 'dpo', 'ppo', 'grpo'], default: 'pretrain', doc: 'what to run' },
+  rlhf: { format: ['ppo', 'dpo', 'grpo', 'none'], default: 'grpo', doc: 'pipeline only: the RLHF stage after SFT (ppo with rollout.reward=model also trains a reward model first)' },
   name: str('', 'run name (default: the stage)'),
   run_dir: str('runs', 'runs are written to <run_dir>/<stage>/<timestamp>/'),
   seed: int(0, 'seed of weights, data order and dropout'),
@@ -78,12 +79,19 @@ export const schema = {
     system_prompt: str('', 'system prompt prepended to SFT conversations without one'),
     sft_pack: bool(false, 'pack several SFT conversations into each sequence of sft_train.seq_len tokens (segment ids keep them apart)'),
     on_bad_record: { format: ['skip', 'fail'], default: 'skip', doc: 'malformed records: skip (counted, first messages shown) or fail' },
+    preferences: list(['builtin'], 'reward / dpo pairs: "builtin" (task answers vs plausible wrong ones) and/or JSONL {prompt, chosen, rejected[, margin]}'),
+    prompts: list(['builtin'], 'ppo / grpo prompts: "builtin" (held-in task prompts with reference answers) and/or JSONL {prompt, reference?, task?}'),
+    rl_per_task: pint(300, 'built-in preference pairs / RL prompts per task family'),
     tokenizer_vocab: pint(4096, 'vocabulary of a tokenizer trained by the pipeline'),
     tokenizer_pattern: { format: ['gpt2', 'gpt4', 'qwen2'], default: 'qwen2', doc: 'pre-tokenization regex (qwen2 = GPT-4 style with every digit its own token, which arithmetic needs)' },
   },
   train: trainGroup({ steps: 200, lr: 1e-3, seq_len: 128, warmup_steps: 20, eval_every: 100 }),
   /** The pipeline's SFT stage uses these instead of `train`. */
   sft_train: trainGroup({ steps: 300, lr: 5e-4, seq_len: 96, warmup_steps: 10, eval_every: 100 }),
+  /** The pipeline's reward stage uses these instead of `train`. */
+  rm_train: trainGroup({ steps: 150, lr: 1e-4, seq_len: 96, warmup_steps: 10, eval_every: 0 }),
+  /** The pipeline's RLHF stage (dpo, ppo, grpo) uses these instead of `train`; for ppo / grpo steps = iterations, batch_size = prompts per iteration. */
+  rl_train: trainGroup({ steps: 40, lr: 2e-5, seq_len: 96, warmup_steps: 0, eval_every: 0 }),
   lora: {
     r: pint(8, 'adapter rank'),
     alpha: pnum(16, 'scaling numerator (scale = alpha / r)'),
@@ -96,6 +104,51 @@ export const schema = {
     temperature: pnum(2, 'softening temperature'),
     alpha: prob(0.5, 'weight of the KL term (1 - alpha for cross-entropy)'),
   },
+  reward: {
+    margin: nnum(0, 'margin m in -log sigmoid(r_chosen - r_rejected - m) for pairs without their own'),
+    center_coef: nnum(0, 'reward-centering coefficient: + coef * mean((r_c + r_r)^2)'),
+    eval_pairs: int(128, 'held-out pairs scored for pairwise accuracy (0 = skip)'),
+  },
+  dpo: {
+    beta: pnum(0.1, 'strength of the implicit KL to the reference'),
+    loss: { format: ['sigmoid', 'ipo'], default: 'sigmoid', doc: 'sigmoid = DPO, ipo = IPO' },
+    label_smoothing: prob(0, 'conservative DPO: assumed probability that a pair is mislabelled (< 0.5)'),
+  },
+  rollout: {
+    reward: { format: ['rule', 'model'], default: 'rule', doc: 'ppo / grpo scores: rule = 1 if the answer checks against the prompt\'s reference, model = rollout.reward_model' },
+    reward_model: str('', 'reward model directory (a reward stage\'s final/) for rollout.reward=model'),
+    temperature: pnum(0.7, 'sampling temperature (log-probs use the same)'),
+    top_k: int(0, 'top-k sampling (0 = off)'),
+    top_p: pnum(1, 'nucleus sampling, in (0, 1] (1 = off)'),
+    max_new_tokens: pint(16, 'tokens generated per response'),
+    max_prompt_len: pint(96, 'longer prompts are dropped'),
+  },
+  ppo: {
+    critic: { format: ['shared', 'separate'], default: 'shared', doc: 'value head on the policy trunk, or a separate critic model initialised from init' },
+    kl_estimator: { format: ['k1', 'k3'], default: 'k1', doc: 'per-token KL estimate in the reward' },
+    kl_coef: nnum(0.05, 'KL penalty coefficient (initial value when adaptive)'),
+    kl_target: nnum(0, 'adaptive KL controller target per sequence (0 = fixed coefficient)'),
+    kl_horizon: pint(10000, 'adaptive KL controller horizon in samples'),
+    gamma: nnum(1, 'discount, in [0, 1]'),
+    lambda: nnum(0.95, 'GAE lambda, in [0, 1]'),
+    whiten: bool(true, 'whiten advantages over the batch'),
+    clip_range: pnum(0.2, 'policy ratio clip'),
+    clip_range_value: pnum(0.2, 'value clip'),
+    vf_coef: nnum(0.1, 'value loss weight'),
+    epochs: pint(4, 'passes over each rollout batch'),
+    minibatches: pint(2, 'minibatches per pass (must divide batch_size)'),
+    target_kl: nnum(0, 'stop an iteration\'s updates once approx KL to the rollout policy exceeds this (0 = off)'),
+  },
+  grpo: {
+    num_generations: pint(8, 'samples per prompt (>= 2)'),
+    epsilon_low: pnum(0.2, 'lower ratio clip'),
+    epsilon_high: nnum(0, 'upper ratio clip (0 = epsilon_low)'),
+    beta: nnum(0.04, 'k3 KL coefficient (0 = no reference model)'),
+    scale_rewards: bool(true, 'divide advantages by the group std (false = Dr. GRPO)'),
+    aggregate: { format: ['sequence', 'token'], default: 'sequence', doc: 'loss averaging: per sequence, then over sequences; or over all tokens' },
+    iterations: pint(1, 'passes over each rollout (mu)'),
+    minibatches: pint(2, 'minibatches per pass (must divide batch_size * num_generations)'),
+  },
   eval: {
     samples: int(64, 'held-out task prompts answered per evaluation (0 = skip)'),
     max_new_tokens: pint(24, 'tokens generated per answer'),
@@ -103,7 +156,8 @@ export const schema = {
 };
 
 export interface RunConfig {
-  stage: 'pipeline' | 'tokenizer' | 'pretrain' | 'sft' | 'lora' | 'distill';
+  stage: 'pipeline' | 'tokenizer' | 'pretrain' | 'sft' | 'lora' | 'distill' | 'reward' | 'dpo' | 'ppo' | 'grpo';
+  rlhf: 'ppo' | 'dpo' | 'grpo' | 'none';
   name: string; run_dir: string; seed: number; threads: number; init: string; tokenizer: string; resume: string;
   model: {
     dim: number; n_layers: number; n_heads: number; n_kv_heads: number; ffn_dim: number; vocab_size: number; max_seq_len: number;
@@ -113,7 +167,7 @@ export interface RunConfig {
   };
   data: {
     pretrain: string[]; format: 'auto' | 'text' | 'jsonl'; field: string; val_fraction: number; sft: string[]; sft_per_task: number;
-    system_prompt: string; sft_pack: boolean; on_bad_record: 'skip' | 'fail'; tokenizer_vocab: number; tokenizer_pattern: 'gpt2' | 'gpt4' | 'qwen2';
+    system_prompt: string; sft_pack: boolean; preferences: string[]; prompts: string[]; rl_per_task: number; on_bad_record: 'skip' | 'fail'; tokenizer_vocab: number; tokenizer_pattern: 'gpt2' | 'gpt4' | 'qwen2';
   };
   train: {
     steps: number; batch_size: number; seq_len: number; grad_accum: number; optimizer: 'adamw' | 'muon' | 'sgd'; lr: number; adamw_lr: number;
@@ -122,6 +176,16 @@ export interface RunConfig {
     save_every: number; keep_last: number; log_every: number; tensorboard: boolean;
   };
   sft_train: RunConfig['train'];
+  rm_train: RunConfig['train'];
+  rl_train: RunConfig['train'];
+  reward: { margin: number; center_coef: number; eval_pairs: number };
+  dpo: { beta: number; loss: 'sigmoid' | 'ipo'; label_smoothing: number };
+  rollout: { reward: 'rule' | 'model'; reward_model: string; temperature: number; top_k: number; top_p: number; max_new_tokens: number; max_prompt_len: number };
+  ppo: {
+    critic: 'shared' | 'separate'; kl_estimator: 'k1' | 'k3'; kl_coef: number; kl_target: number; kl_horizon: number; gamma: number; lambda: number;
+    whiten: boolean; clip_range: number; clip_range_value: number; vf_coef: number; epochs: number; minibatches: number; target_kl: number;
+  };
+  grpo: { num_generations: number; epsilon_low: number; epsilon_high: number; beta: number; scale_rewards: boolean; aggregate: 'sequence' | 'token'; iterations: number; minibatches: number };
   lora: { r: number; alpha: number; dropout: number; targets: string[]; merge: boolean };
   distill: { teacher: string; temperature: number; alpha: number };
   eval: { samples: number; max_new_tokens: number };

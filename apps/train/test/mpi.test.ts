@@ -247,7 +247,7 @@ mpiTest('pipeline under mpirun -np 2: rank 0 trains the tokenizer and evaluates,
   const base = path.join(tmp, 'np2-pipeline');
   const r = ok(run(2, [cli, 'pipeline', `run_dir=${base}`, 'model.dim=32', 'model.n_layers=1', 'model.n_heads=2', 'model.n_kv_heads=1', 'model.ffn_dim=48',
     `data.pretrain=[${text}]`, 'data.tokenizer_vocab=300', 'data.sft_per_task=20', 'eval.samples=10', 'eval.max_new_tokens=4', 'train.tensorboard=false',
-    'sft_train.tensorboard=false', 'train.steps=4', 'train.batch_size=4', 'train.seq_len=32', 'sft_train.steps=4', 'sft_train.batch_size=4', 'sft_train.seq_len=48']));
+    'sft_train.tensorboard=false', 'train.steps=4', 'train.batch_size=4', 'train.seq_len=32', 'sft_train.steps=4', 'sft_train.batch_size=4', 'sft_train.seq_len=48', 'rlhf=none']));
   expect(r.stdout.match(/## Stellar pipeline report/g)).toHaveLength(1);
   expect(r.stdout).toMatch(/\| \*\*all\*\* \| \*\*\d+\.\d%\*\* \| \*\*\d+\.\d%\*\* \|/);
   const dir = onlyRun(base, 'pipeline');

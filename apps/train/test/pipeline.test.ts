@@ -21,7 +21,7 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
 const text = path.join(tmp, 'text.txt');
 fs.writeFileSync(text, builtinCorpus(['moby-dick']).files.slice(0, 12).map((f) => fs.readFileSync(f, 'utf8')).join('\n'));
 const tiny = ['model.dim=32', 'model.n_layers=1', 'model.n_heads=2', 'model.n_kv_heads=1', 'model.ffn_dim=48', `data.pretrain=[${text}]`,
-  'data.tokenizer_vocab=400', 'data.sft_per_task=40', 'data.val_fraction=0.1', 'eval.samples=14', 'eval.max_new_tokens=6', 'train.tensorboard=false', 'sft_train.tensorboard=false'];
+  'data.tokenizer_vocab=400', 'data.sft_per_task=40', 'data.val_fraction=0.1', 'eval.samples=14', 'eval.max_new_tokens=6', 'train.tensorboard=false', 'sft_train.tensorboard=false', 'rlhf=none'];
 
 let pretrained = '';
 
