@@ -59,7 +59,7 @@ test('the worker client gives the in-thread results, typed errors, cancellation,
 });
 
 test('the main thread keeps ticking while the worker runs long forward passes', async () => {
-  const big = await tinyModelDir('worker-big', { hiddenSize: 256, intermediateSize: 768, numHiddenLayers: 4, numAttentionHeads: 8, numKeyValueHeads: 4, maxPositionEmbeddings: 1024 });
+  const big = await tinyModelDir('worker-big', { hiddenSize: 256, intermediateSize: 768, numHiddenLayers: 8, numAttentionHeads: 8, numKeyValueHeads: 4, maxPositionEmbeddings: 1024 });
   big.model.dispose();
   const prompt = prompts(1, big.tok.vocabSize, 1, 900, 900)[0];
   const req = { prompt, maxTokens: 1, temperature: 0 };
